@@ -1,0 +1,170 @@
+import path from 'node:path';
+
+/**
+ * Configuration is read once, here, from `NIRO_*` variables (CLI flags override them). A wrong
+ * value stops start-up with one line naming the variable (DESIGN section 7).
+ */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `sqlite:<file>` or a `postgres://` URL. */
+  database: Readonly<{ kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string }>;
+  publicUrl: string;
+  secretKey: string | null;
+  admin: Readonly<{ email: string; password: string }> | null;
+  offlineAfterMs: number;
+  heartbeatIntervalSeconds: number;
+  logLevel: LogLevel;
+  /** Trust `X-Forwarded-*` from a reverse proxy (for client IPs and TLS detection). */
+  trustProxy: boolean;
+}>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type ConfigInput = Partial<Record<ConfigVariable, string | undefined>>;
+
+export const CONFIG_VARIABLES = [
+  'NIRO_PORT',
+  'NIRO_HOST',
+  'NIRO_DATA_DIR',
+  'NIRO_DATABASE_URL',
+  'NIRO_PUBLIC_URL',
+  'NIRO_SECRET_KEY',
+  'NIRO_ADMIN_EMAIL',
+  'NIRO_ADMIN_PASSWORD',
+  'NIRO_OFFLINE_AFTER',
+  'NIRO_HEARTBEAT_INTERVAL',
+  'NIRO_LOG_LEVEL',
+  'NIRO_TRUST_PROXY',
+] as const;
+export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses `90s`, `5m`, `1h`, `250ms` or a bare number of seconds into milliseconds. */
+export function parseDuration(variable: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new ConfigError(variable, `"${value}" is not a duration (use e.g. 90s, 5m, 1h)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
+}
+
+function parsePort(variable: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(variable, `"${value}" is not a TCP port (0-65535)`);
+  }
+  return n;
+}
+
+function parseBool(variable: string, value: string): boolean {
+  if (['1', 'true', 'yes', 'on'].includes(value.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value.toLowerCase())) return false;
+  throw new ConfigError(variable, `"${value}" is not a boolean (use true or false)`);
+}
+
+export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Config {
+  const get = (k: ConfigVariable): string | undefined => {
+    const v = input[k];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const port = parsePort('NIRO_PORT', get('NIRO_PORT') ?? '8080');
+  const host = get('NIRO_HOST') ?? '127.0.0.1';
+  const dataDir = path.resolve(cwd, get('NIRO_DATA_DIR') ?? '.niro');
+
+  const dbUrl = get('NIRO_DATABASE_URL');
+  let database: Config['database'];
+  if (dbUrl === undefined) {
+    database = { kind: 'sqlite', file: path.join(dataDir, 'niro.db') };
+  } else if (/^postgres(ql)?:\/\//.test(dbUrl)) {
+    database = { kind: 'postgres', url: dbUrl };
+  } else if (dbUrl.startsWith('sqlite:')) {
+    const file = dbUrl.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (file === '') throw new ConfigError('NIRO_DATABASE_URL', 'sqlite: URL has no file path');
+    database = { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(cwd, file) };
+  } else {
+    throw new ConfigError(
+      'NIRO_DATABASE_URL',
+      'must start with postgres://, postgresql:// or sqlite: (leave unset for SQLite in the data dir)',
+    );
+  }
+
+  const publicUrlRaw = get('NIRO_PUBLIC_URL') ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  let publicUrl: string;
+  try {
+    const u = new URL(publicUrlRaw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+    publicUrl = u.toString().replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError('NIRO_PUBLIC_URL', `"${publicUrlRaw}" is not an http(s) URL`);
+  }
+
+  const secretKey = get('NIRO_SECRET_KEY') ?? null;
+  if (secretKey !== null && Buffer.from(secretKey, 'base64').length < 32) {
+    throw new ConfigError('NIRO_SECRET_KEY', 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)');
+  }
+
+  const adminEmail = get('NIRO_ADMIN_EMAIL');
+  const adminPassword = get('NIRO_ADMIN_PASSWORD');
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(
+      adminEmail === undefined ? 'NIRO_ADMIN_EMAIL' : 'NIRO_ADMIN_PASSWORD',
+      'NIRO_ADMIN_EMAIL and NIRO_ADMIN_PASSWORD must be set together',
+    );
+  }
+  if (adminEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) {
+    throw new ConfigError('NIRO_ADMIN_EMAIL', 'is not an email address');
+  }
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('NIRO_ADMIN_PASSWORD', 'must be at least 8 characters');
+  }
+
+  const offlineAfterMs = parseDuration('NIRO_OFFLINE_AFTER', get('NIRO_OFFLINE_AFTER') ?? '5m');
+  if (offlineAfterMs < 30_000) throw new ConfigError('NIRO_OFFLINE_AFTER', 'must be at least 30s');
+  const hbMs = parseDuration('NIRO_HEARTBEAT_INTERVAL', get('NIRO_HEARTBEAT_INTERVAL') ?? '15s');
+  if (hbMs < 1000 || hbMs > 300_000) {
+    throw new ConfigError('NIRO_HEARTBEAT_INTERVAL', 'must be between 1s and 5m');
+  }
+
+  const logLevel = (get('NIRO_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new ConfigError('NIRO_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return Object.freeze({
+    port,
+    host,
+    dataDir,
+    database: Object.freeze(database),
+    publicUrl,
+    secretKey,
+    admin:
+      adminEmail !== undefined && adminPassword !== undefined
+        ? Object.freeze({ email: adminEmail.toLowerCase(), password: adminPassword })
+        : null,
+    offlineAfterMs,
+    heartbeatIntervalSeconds: Math.round(hbMs / 1000),
+    logLevel: logLevel as LogLevel,
+    trustProxy: parseBool('NIRO_TRUST_PROXY', get('NIRO_TRUST_PROXY') ?? 'false'),
+  });
+}
+
+/** Picks the `NIRO_*` variables out of an environment (the only place `process.env` is read). */
+export function configInputFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput {
+  const out: ConfigInput = {};
+  for (const k of CONFIG_VARIABLES) out[k] = env[k];
+  return out;
+}

@@ -1,0 +1,183 @@
+/**
+ * Table types. Times are epoch milliseconds (integer on SQLite, bigint on PostgreSQL, read back
+ * as numbers); ids are text (time-ordered, see lib/ids.ts); JSON is stored as text so both
+ * dialects behave the same.
+ */
+export type Database = {
+  orgs: OrgsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  rate_limits: RateLimitsTable;
+  audit_log: AuditLogTable;
+  clusters: ClustersTable;
+  cluster_snapshots: ClusterSnapshotsTable;
+  cluster_pods: ClusterPodsTable;
+  cluster_images: ClusterImagesTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  incidents: IncidentsTable;
+};
+
+export type OrgsTable = {
+  id: string;
+  parent_id: string | null;
+  /** Materialized path of ids, `/root/child/`: a subtree is a prefix match. */
+  path: string;
+  name: string;
+  created_at: number;
+};
+
+export type UsersTable = {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  created_at: number;
+  password_changed_at: number;
+  disabled_at: number | null;
+};
+
+export type MembershipsTable = {
+  org_id: string;
+  user_id: string;
+  role: 'owner' | 'admin' | 'member' | 'viewer';
+  created_at: number;
+};
+
+export type SessionsTable = {
+  /** SHA-256 of the cookie value. */
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number;
+  ip: string | null;
+  user_agent: string | null;
+};
+
+export type ApiTokensTable = {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+};
+
+export type RateLimitsTable = {
+  key: string;
+  window_start: number;
+  count: number;
+};
+
+export type AuditLogTable = {
+  id: string;
+  at: number;
+  actor_type: 'user' | 'token' | 'agent' | 'system' | 'anonymous';
+  actor_id: string | null;
+  actor_label: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  org_id: string | null;
+  ip: string | null;
+  outcome: 'success' | 'failure';
+  details: string | null;
+};
+
+export type ClustersTable = {
+  id: string;
+  org_id: string;
+  name: string;
+  environment: 'dev' | 'staging' | 'production' | 'unspecified';
+  labels: string;
+  status: 'pending' | 'healthy' | 'warning' | 'critical' | 'unknown' | 'offline';
+  status_changed_at: number;
+  created_at: number;
+  updated_at: number;
+  agent_key_hash: string | null;
+  enrolled_at: number | null;
+  cluster_uid: string | null;
+  last_heartbeat_at: number | null;
+  last_seq: number | null;
+  agent_version: string | null;
+  kubernetes_version: string | null;
+  distribution: string | null;
+  capabilities: string | null;
+  nodes_total: number;
+  nodes_ready: number;
+  pods_total: number;
+  pods_running: number;
+  pods_pending: number;
+  pods_failed: number;
+  cpu_capacity_milli: number;
+  memory_capacity_bytes: number;
+  cpu_requests_milli: number;
+  memory_requests_bytes: number;
+  cpu_usage_milli: number | null;
+  memory_usage_bytes: number | null;
+};
+
+export type ClusterSnapshotsTable = {
+  cluster_id: string;
+  hash: string;
+  /** JSON: { nodes, pods, workloads, events, usage } as last reported. */
+  doc: string;
+  updated_at: number;
+};
+
+export type ClusterPodsTable = {
+  cluster_id: string;
+  namespace: string;
+  name: string;
+  phase: string;
+  status: 'running' | 'pending' | 'succeeded' | 'failed' | 'crashloop' | 'unknown';
+  node_name: string | null;
+  restarts: number;
+  ready_containers: number;
+  total_containers: number;
+  /** JSON array of image references. */
+  images: string;
+  owner_kind: string | null;
+  owner_name: string | null;
+  started_at: string | null;
+};
+
+export type ClusterImagesTable = {
+  cluster_id: string;
+  image: string;
+  pods: number;
+};
+
+export type EnrollmentTokensTable = {
+  id: string;
+  cluster_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  created_by: string | null;
+};
+
+export type IncidentsTable = {
+  id: string;
+  org_id: string | null;
+  cluster_id: string | null;
+  type: string;
+  severity: 'low' | 'medium' | 'high';
+  scope: string;
+  fingerprint: string;
+  state: 'firing' | 'acknowledged' | 'resolved';
+  title: string;
+  details: string | null;
+  opened_at: number;
+  updated_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  resolved_at: number | null;
+  /** Equals fingerprint while open, null once resolved: a unique index keeps one open incident per fingerprint. */
+  open_fingerprint: string | null;
+};

@@ -1,0 +1,62 @@
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/database.js';
+import { Metrics } from './lib/metrics.js';
+import type { Logger } from './logger.js';
+import { AuditRepository } from './modules/audit/audit.repository.js';
+import { AuditService } from './modules/audit/audit.service.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import type { ScryptParams } from './modules/auth/password.js';
+import { UsersRepository } from './modules/auth/users.repository.js';
+import { ClustersRepository } from './modules/clusters/clusters.repository.js';
+import { ClustersService } from './modules/clusters/clusters.service.js';
+import { FleetRepository } from './modules/fleet/fleet.repository.js';
+import { FleetService } from './modules/fleet/fleet.service.js';
+import { HeartbeatRepository } from './modules/heartbeat/heartbeat.repository.js';
+import { HeartbeatService } from './modules/heartbeat/heartbeat.service.js';
+import { ClusterStatusJob } from './jobs/cluster-status.job.js';
+import { OrgsRepository } from './modules/orgs/orgs.repository.js';
+import { OrgsService } from './modules/orgs/orgs.service.js';
+
+export type ServiceOptions = {
+  /** Cheaper password hashing for tests; production always uses OWASP parameters. */
+  scrypt?: ScryptParams;
+  /** Collect process metrics (off in tests that build many apps). */
+  processMetrics?: boolean;
+};
+
+/** Everything the app needs, built once in one place (main.ts, or a test). */
+export type Services = {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  database: DatabaseHandle;
+  metrics: Metrics;
+  orgs: OrgsService;
+  auth: AuthService;
+  audit: AuditService;
+  clusters: ClustersService;
+  heartbeat: HeartbeatService;
+  fleet: FleetService;
+  statusJob: ClusterStatusJob;
+};
+
+export function createServices(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  database: DatabaseHandle;
+  options?: ServiceOptions;
+}): Services {
+  const { config, clock, logger, database } = deps;
+  const db = database.db;
+  const metrics = new Metrics({ processMetrics: deps.options?.processMetrics ?? true });
+  const orgs = new OrgsService(new OrgsRepository(db), clock);
+  const audit = new AuditService(new AuditRepository(db), clock);
+  const auth = new AuthService(new UsersRepository(db), orgs, clock, { scrypt: deps.options?.scrypt });
+  const clusters = new ClustersService(new ClustersRepository(db), clock, config);
+  const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
+  const fleet = new FleetService(new FleetRepository(db), clock);
+  const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
+  return { config, clock, logger, database, metrics, orgs, auth, audit, clusters, heartbeat, fleet, statusJob };
+}

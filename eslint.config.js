@@ -1,0 +1,82 @@
+// @ts-check
+import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.niro/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node }, ecmaVersion: 2023, sourceType: 'module' },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': ['error', { maxDepth: 10, ignoreExternal: true }],
+      'import-x/no-default-export': 'off',
+      'no-console': 'error',
+      // Boundaries: packages never import apps; no deep imports into another package's src.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@niro/*/src', '@niro/*/src/*', '@niro/*/dist/*'],
+              message: 'Import the package entry point, not its files.',
+            },
+            {
+              group: ['../../../packages/*', '../../packages/*', '../../../apps/*', '../../apps/*'],
+              message: 'Cross-workspace imports go through the package name.',
+            },
+          ],
+        },
+      ],
+    },
+    settings: { 'import-x/resolver-next': [] },
+  },
+  {
+    files: ['packages/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@niro/server', '@niro/cli', '@niro/agent', '@niro/web'],
+              message: 'Packages never import apps.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['apps/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@niro/cli', '@niro/agent', '@niro/web', '@niro/testkit'],
+              message: 'Apps never import other apps; the server never depends on the testkit.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The CLI prints; the test setup and benchmarks report to the console.
+    files: ['apps/cli/src/output.ts', 'bench/**/*.ts', 'vitest.global-setup.ts', 'scripts/**'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['**/*.test.ts', '**/test-support/**/*.ts', 'e2e/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+);

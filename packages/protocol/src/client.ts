@@ -1,0 +1,142 @@
+import type {
+  Cluster,
+  CreateClusterRequest,
+  CreateClusterResponse,
+  CreatedApiToken,
+  FleetResponse,
+  ImageRow,
+  Me,
+  PodRow,
+  UpdateClusterRequest,
+} from './api.js';
+import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from './agent.js';
+
+/** An error reply from the Niro API, with its stable code. */
+export class NiroApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'NiroApiError';
+  }
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type ApiClientOptions = {
+  baseUrl: string;
+  token?: string;
+  fetch?: FetchLike;
+  userAgent?: string;
+};
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** A small typed client for the HTTP API v1, used by the CLI, the simulator and tests. */
+export class ApiClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  withToken(token: string): ApiClient {
+    return new ApiClient({ ...this.options, token });
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const res = await this.fetchImpl(url.toString(), init);
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!res.ok) {
+      const err = readError(parsed);
+      throw new NiroApiError(
+        res.status,
+        err?.code ?? 'http_error',
+        err?.message ?? `${method} ${path} failed with HTTP ${res.status}`,
+        err?.details,
+      );
+    }
+    return parsed as T;
+  }
+
+  // Auth
+  createToken(email: string, password: string, name: string): Promise<{ token: string }> {
+    return this.request('POST', '/api/v1/auth/token', { email, password, name });
+  }
+  me(): Promise<Me> {
+    return this.request('GET', '/api/v1/me');
+  }
+  createApiToken(name: string): Promise<CreatedApiToken> {
+    return this.request('POST', '/api/v1/tokens', { name });
+  }
+
+  // Clusters
+  createCluster(req: CreateClusterRequest): Promise<CreateClusterResponse> {
+    return this.request('POST', '/api/v1/clusters', req);
+  }
+  listClusters(query?: Query): Promise<{ items: Cluster[] }> {
+    return this.request('GET', '/api/v1/clusters', undefined, query);
+  }
+  getCluster(id: string): Promise<Cluster> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}`);
+  }
+  updateCluster(id: string, req: UpdateClusterRequest): Promise<Cluster> {
+    return this.request('PATCH', `/api/v1/clusters/${encodeURIComponent(id)}`, req);
+  }
+  deleteCluster(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/clusters/${encodeURIComponent(id)}`);
+  }
+  newEnrollmentToken(id: string): Promise<CreateClusterResponse['enrollment']> {
+    return this.request('POST', `/api/v1/clusters/${encodeURIComponent(id)}/enrollment-token`, {});
+  }
+  fleet(): Promise<FleetResponse> {
+    return this.request('GET', '/api/v1/fleet');
+  }
+  pods(query?: Query): Promise<{ items: PodRow[]; nextCursor: string | null }> {
+    return this.request('GET', '/api/v1/pods', undefined, query);
+  }
+  images(query?: Query): Promise<{ items: ImageRow[] }> {
+    return this.request('GET', '/api/v1/images', undefined, query);
+  }
+
+  // Agent protocol
+  enroll(req: EnrollRequest): Promise<EnrollResponse> {
+    return this.request('POST', '/api/agent/v1/enroll', req);
+  }
+  heartbeat(hb: Heartbeat): Promise<HeartbeatReply> {
+    return this.request('POST', '/api/agent/v1/heartbeat', hb);
+  }
+}
+
+function readError(body: unknown): { code: string; message: string; details?: unknown } | null {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return null;
+  const e = (body as { error: unknown }).error;
+  if (typeof e !== 'object' || e === null) return null;
+  const code = 'code' in e && typeof e.code === 'string' ? e.code : 'http_error';
+  const message = 'message' in e && typeof e.message === 'string' ? e.message : 'request failed';
+  const details = 'details' in e ? e.details : undefined;
+  return { code, message, details };
+}
