@@ -33,7 +33,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const config = loadConfig(options.config, options.cwd);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  const database = openDatabase(config.database);
+  const database = openDatabase(config.database, (err) => logger.warn({ err }, 'an idle database connection failed'));
   try {
     await database.migrate();
   } catch (err) {

@@ -8,6 +8,10 @@ import { AuditService } from './modules/audit/audit.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import type { ScryptParams } from './modules/auth/password.js';
 import { UsersRepository } from './modules/auth/users.repository.js';
+import { LoginRateLimiter } from './modules/auth/login-rate-limiter.service.js';
+import { RateLimitRepository } from './modules/auth/rate-limit.repository.js';
+import { SessionsRepository } from './modules/auth/sessions.repository.js';
+import { SessionsService } from './modules/auth/sessions.service.js';
 import { ClustersRepository } from './modules/clusters/clusters.repository.js';
 import { ClustersService } from './modules/clusters/clusters.service.js';
 import { FleetRepository } from './modules/fleet/fleet.repository.js';
@@ -51,10 +55,18 @@ export function createServices(deps: {
   const { config, clock, logger, database } = deps;
   const db = database.db;
   const metrics = new Metrics({ processMetrics: deps.options?.processMetrics ?? true });
-  const orgs = new OrgsService(new OrgsRepository(db), clock);
   const audit = new AuditService(new AuditRepository(db), clock);
-  const auth = new AuthService(new UsersRepository(db), orgs, clock, { scrypt: deps.options?.scrypt });
-  const clusters = new ClustersService(new ClustersRepository(db), clock, config);
+  const orgs = new OrgsService(new OrgsRepository(db, database.dialect), audit, clock);
+  const auth = new AuthService({
+    users: new UsersRepository(db, database.dialect),
+    orgs,
+    sessions: new SessionsService(new SessionsRepository(db), clock),
+    limiter: new LoginRateLimiter(new RateLimitRepository(db), clock),
+    audit,
+    clock,
+    scrypt: deps.options?.scrypt,
+  });
+  const clusters = new ClustersService(new ClustersRepository(db), clock, config, audit);
   const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);

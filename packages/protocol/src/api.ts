@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Capabilities } from './agent.js';
+import { Capabilities, KubeEvent, Node, Workload } from './agent.js';
 
 /** HTTP API v1 DTOs (DESIGN section 5). Request bodies reject unknown fields. */
 
@@ -228,3 +228,192 @@ export const CreatedApiToken = Type.Object({
   apiToken: ApiToken,
 });
 export type CreatedApiToken = Static<typeof CreatedApiToken>;
+
+// Clusters and fleet read API (issue 2).
+
+export const ClusterIdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+export type ClusterIdParams = Static<typeof ClusterIdParams>;
+
+export const ListClustersQuery = Type.Object({
+  environment: Type.Optional(Environment),
+  status: Type.Optional(ClusterStatus),
+  q: Type.Optional(Type.String({ maxLength: 253, description: 'Part of the cluster name' })),
+  label: Type.Optional(
+    Type.Union([Type.String({ maxLength: 400 }), Type.Array(Type.String({ maxLength: 400 }), { maxItems: 20 })], {
+      description: 'key=value; repeat for several labels (all must match)',
+    }),
+  ),
+});
+export type ListClustersQuery = Static<typeof ListClustersQuery>;
+
+export const ClusterList = Type.Object({ items: Type.Array(Cluster) });
+export type ClusterList = Static<typeof ClusterList>;
+
+/** A node as last reported, with its usage when metrics-server is present. */
+export const ClusterNode = Type.Object({
+  ...Node.properties,
+  usage: Type.Union([Type.Object({ cpuMilli: Type.Number(), memoryBytes: Type.Number() }), Type.Null()]),
+});
+export type ClusterNode = Static<typeof ClusterNode>;
+export const ClusterNodeList = Type.Object({ items: Type.Array(ClusterNode) });
+export type ClusterNodeList = Static<typeof ClusterNodeList>;
+
+export const ClusterEventList = Type.Object({ items: Type.Array(KubeEvent) });
+export type ClusterEventList = Static<typeof ClusterEventList>;
+
+/** A workload as last reported; `template` is the pod template object as the agent sent it. */
+export const ClusterWorkload = Type.Object({
+  ...Workload.properties,
+  template: Type.Record(Type.String(), Type.Unknown()),
+});
+export type ClusterWorkload = Static<typeof ClusterWorkload>;
+export const ClusterWorkloadList = Type.Object({ items: Type.Array(ClusterWorkload) });
+export type ClusterWorkloadList = Static<typeof ClusterWorkloadList>;
+
+export const PAGE_LIMIT_DEFAULT = 100;
+export const PAGE_LIMIT_MAX = 1000;
+
+export const ClusterPodsQuery = Type.Object({
+  namespace: Type.Optional(Type.String({ maxLength: 253 })),
+  status: Type.Optional(PodStatus),
+  q: Type.Optional(Type.String({ maxLength: 253, description: 'Part of the pod name' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+});
+export type ClusterPodsQuery = Static<typeof ClusterPodsQuery>;
+
+export const PodsQuery = Type.Object({
+  cluster: Type.Optional(Type.String({ maxLength: 64, description: 'Cluster id' })),
+  ...ClusterPodsQuery.properties,
+});
+export type PodsQuery = Static<typeof PodsQuery>;
+
+export const PodPage = Page(PodRow);
+export type PodPage = Static<typeof PodPage>;
+
+export const IMAGES_LIMIT_DEFAULT = 200;
+export const IMAGES_LIMIT_MAX = 1000;
+
+export const ImagesQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 1024, description: 'Part of the image reference' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: IMAGES_LIMIT_MAX, default: IMAGES_LIMIT_DEFAULT })),
+});
+export type ImagesQuery = Static<typeof ImagesQuery>;
+
+export const ImageList = Type.Object({ items: Type.Array(ImageRow) });
+export type ImageList = Static<typeof ImageList>;
+
+// Accounts (issue 2): first-run setup, API tokens, orgs and members, audit log.
+
+export const EmailAddress = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' });
+/** Rules for a password being set; signing in accepts any length so old passwords keep working. */
+export const NewPassword = Type.String({ minLength: 8, maxLength: 1024, description: 'At least 8 characters' });
+export const PASSWORD_MIN_LENGTH = 8;
+
+export const SetupStatus = Type.Object({ needsSetup: Type.Boolean() });
+export type SetupStatus = Static<typeof SetupStatus>;
+
+export const OrgName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+
+export const SetupRequest = Type.Object(
+  {
+    email: EmailAddress,
+    password: NewPassword,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    orgName: Type.Optional(OrgName),
+  },
+  { additionalProperties: false },
+);
+export type SetupRequest = Static<typeof SetupRequest>;
+
+export const TokenResponse = Type.Object({ token: Type.String({ description: 'niro_pat_…; shown once' }) });
+export type TokenResponse = Static<typeof TokenResponse>;
+
+export const CreateApiTokenRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateApiTokenRequest = Static<typeof CreateApiTokenRequest>;
+
+export const ApiTokenList = Type.Object({ items: Type.Array(ApiToken) });
+export type ApiTokenList = Static<typeof ApiTokenList>;
+
+export const TokenIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type TokenIdParams = Static<typeof TokenIdParams>;
+
+export const OrgIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type OrgIdParams = Static<typeof OrgIdParams>;
+
+export const OrgList = Type.Object({ items: Type.Array(Org) });
+export type OrgList = Static<typeof OrgList>;
+
+export const CreateOrgRequest = Type.Object(
+  { name: OrgName, parentId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+  { additionalProperties: false },
+);
+export type CreateOrgRequest = Static<typeof CreateOrgRequest>;
+
+export const UpdateOrgRequest = Type.Object({ name: OrgName }, { additionalProperties: false });
+export type UpdateOrgRequest = Static<typeof UpdateOrgRequest>;
+
+/** A direct membership of an org. */
+export const OrgMember = Type.Object({
+  userId: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  role: Role,
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export type OrgMember = Static<typeof OrgMember>;
+
+export const OrgMemberList = Type.Object({ items: Type.Array(OrgMember) });
+export type OrgMemberList = Static<typeof OrgMemberList>;
+
+export const AddMemberRequest = Type.Object({ email: EmailAddress, role: Role }, { additionalProperties: false });
+export type AddMemberRequest = Static<typeof AddMemberRequest>;
+
+export const OrgMemberParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  userId: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export type OrgMemberParams = Static<typeof OrgMemberParams>;
+
+export const AuditEntry = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  actor: Type.Object({
+    type: Type.Union([
+      Type.Literal('user'),
+      Type.Literal('token'),
+      Type.Literal('agent'),
+      Type.Literal('system'),
+      Type.Literal('anonymous'),
+    ]),
+    id: Type.Union([Type.String(), Type.Null()]),
+    label: Type.Union([Type.String(), Type.Null()]),
+  }),
+  action: Type.String({ description: 'e.g. auth.login, token.create, org.member.add' }),
+  target: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
+  orgId: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
+  details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+export type AuditEntry = Static<typeof AuditEntry>;
+
+export const AUDIT_LIMIT_DEFAULT = 50;
+export const AUDIT_LIMIT_MAX = 500;
+
+export const AuditQuery = Type.Object({
+  actor: Type.Optional(Type.String({ maxLength: 320, description: 'User id, email, or actor id' })),
+  action: Type.Optional(Type.String({ maxLength: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: AUDIT_LIMIT_MAX, default: AUDIT_LIMIT_DEFAULT })),
+  before: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
+});
+export type AuditQuery = Static<typeof AuditQuery>;
+
+export const AuditPage = Page(AuditEntry);
+export type AuditPage = Static<typeof AuditPage>;

@@ -1,5 +1,9 @@
 import type {
   Cluster,
+  ClusterEventList,
+  ClusterNodeList,
+  ClusterWorkloadList,
+  PodPage,
   CreateClusterRequest,
   CreateClusterResponse,
   CreatedApiToken,
@@ -120,6 +124,18 @@ export class ApiClient {
   }
   images(query?: Query): Promise<{ items: ImageRow[] }> {
     return this.request('GET', '/api/v1/images', undefined, query);
+  }
+  clusterNodes(id: string): Promise<ClusterNodeList> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}/nodes`);
+  }
+  clusterPods(id: string, query?: Query): Promise<PodPage> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}/pods`, undefined, query);
+  }
+  clusterEvents(id: string): Promise<ClusterEventList> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}/events`);
+  }
+  clusterWorkloads(id: string): Promise<ClusterWorkloadList> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}/workloads`);
   }
 
   // Agent protocol

@@ -29,7 +29,15 @@ const pgTypes = {
   },
 };
 
-export function openDatabase(database: Config['database']): DatabaseHandle {
+/**
+ * `onIdleClientError` hears about PostgreSQL connections that die while idle in the pool (a
+ * server restart or failover): the pool drops them and opens new ones, so this only needs logging.
+ * Without a listener such an error would crash the process.
+ */
+export function openDatabase(
+  database: Config['database'],
+  onIdleClientError: (err: Error) => void = () => undefined,
+): DatabaseHandle {
   let db: Kysely<Database>;
   let dialect: DatabaseHandle['dialect'];
   if (database.kind === 'sqlite') {
@@ -43,6 +51,7 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     dialect = 'sqlite';
   } else {
     const pool = new pg.Pool({ connectionString: database.url, max: 10, types: pgTypes });
+    pool.on('error', onIdleClientError);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   }

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { newId } from '../../lib/ids.js';
+import { roleAtLeast, type AccessScope } from '../orgs/access.js';
 import type { AuditRepository, AuditRow } from './audit.repository.js';
 
 export type AuditActor = {
@@ -45,7 +46,22 @@ export class AuditService {
     });
   }
 
-  list(filter: Parameters<AuditRepository['list']>[0]): Promise<AuditRow[]> {
-    return this.repo.list(filter);
+  /**
+   * Entries of the orgs where the caller is admin or owner (a parent's role counts for its
+   * subtree), plus entries without an org that concern the caller. Newest first; `nextCursor`
+   * continues the list.
+   */
+  async listFor(
+    scope: AccessScope,
+    query: { actor?: string; action?: string; limit: number; before?: string },
+  ): Promise<{ items: AuditRow[]; nextCursor: string | null }> {
+    const orgIds = scope.orgIds.filter((id) => {
+      const role = scope.roleIn(id);
+      return role !== null && roleAtLeast(role, 'admin');
+    });
+    const rows = await this.repo.list({ ...query, orgIds, userId: scope.userId, limit: query.limit + 1 });
+    const items = rows.slice(0, query.limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > query.limit && last !== undefined ? last.id : null };
   }
 }

@@ -1,42 +1,58 @@
+import { PASSWORD_MIN_LENGTH } from '@niro/protocol';
 import type { Clock } from '../../clock.js';
-import { ConflictError } from '../../errors.js';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../lib/ids.js';
-import type { OrgsService } from '../orgs/orgs.service.js';
-import { hashPassword, OWASP_SCRYPT, type ScryptParams } from './password.js';
-import type { Principal } from './principal.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { buildOrgRow, type OrgWithRole, type OrgsService } from '../orgs/orgs.service.js';
+import { isLoopbackAddress, type ClientInfo } from './client-info.js';
+import type { LoginAttempt, LoginRateLimiter } from './login-rate-limiter.service.js';
+import { hashPassword, OWASP_SCRYPT, verifyPassword, type ScryptParams } from './password.js';
+import { auditActor, type Caller, type Principal } from './principal.js';
+import type { NewSession, SessionsService } from './sessions.service.js';
 import type { ApiTokenRow, UserRow, UsersRepository } from './users.repository.js';
 
 export const API_TOKEN_PREFIX = 'niro_pat_';
+const DAY_MS = 24 * 60 * 60 * 1000;
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-export type AuthServiceOptions = { scrypt?: ScryptParams };
+export type AuthServiceDeps = {
+  users: UsersRepository;
+  orgs: OrgsService;
+  sessions: SessionsService;
+  limiter: LoginRateLimiter;
+  audit: AuditService;
+  clock: Clock;
+  scrypt?: ScryptParams;
+};
+
+export type Credentials = { email: string; password: string };
+export type SignedIn = { user: UserRow; session: NewSession };
 
 export class AuthService {
+  private readonly users: UsersRepository;
+  private readonly orgs: OrgsService;
+  private readonly sessions: SessionsService;
+  private readonly limiter: LoginRateLimiter;
+  private readonly audit: AuditService;
+  private readonly clock: Clock;
   private readonly scrypt: ScryptParams;
+  private dummyHash: Promise<string> | null = null;
 
-  constructor(
-    private readonly users: UsersRepository,
-    private readonly orgs: OrgsService,
-    private readonly clock: Clock,
-    options: AuthServiceOptions = {},
-  ) {
-    this.scrypt = options.scrypt ?? OWASP_SCRYPT;
+  constructor(deps: AuthServiceDeps) {
+    this.users = deps.users;
+    this.orgs = deps.orgs;
+    this.sessions = deps.sessions;
+    this.limiter = deps.limiter;
+    this.audit = deps.audit;
+    this.clock = deps.clock;
+    this.scrypt = deps.scrypt ?? OWASP_SCRYPT;
   }
 
   async createUser(input: { email: string; name?: string; password: string }): Promise<UserRow> {
-    const email = input.email.trim().toLowerCase();
-    if (await this.users.findByEmail(email)) {
-      throw new ConflictError('email_taken', `A user with email ${email} already exists`);
+    const row = await this.newUserRow(input);
+    if (await this.users.findByEmail(row.email)) {
+      throw new ConflictError('email_taken', `A user with email ${row.email} already exists`);
     }
-    const now = this.clock.now();
-    const row: UserRow = {
-      id: newId(now),
-      email,
-      name: input.name ?? email.split('@')[0] ?? email,
-      password_hash: await hashPassword(input.password, this.scrypt),
-      created_at: now,
-      password_changed_at: now,
-      disabled_at: null,
-    };
     await this.users.insert(row);
     return row;
   }
@@ -46,17 +62,107 @@ export class AuthService {
    * null when a user already exists (so restarting with NIRO_ADMIN_* set changes nothing).
    */
   async bootstrapAdmin(input: { email: string; password: string; orgName?: string }): Promise<UserRow | null> {
-    if ((await this.users.countUsers()) > 0) return null;
-    const user = await this.createUser(input);
-    await this.orgs.create(input.orgName ?? 'Default', null, user.id);
-    return user;
+    const user = await this.newUserRow(input);
+    const org = buildOrgRow(input.orgName ?? 'Default', null, user.created_at);
+    return (await this.users.createFirstUser(user, org)) ? user : null;
   }
 
   async needsSetup(): Promise<boolean> {
     return (await this.users.countUsers()) === 0;
   }
 
-  /** Issues an API token; the secret is returned once and only its hash is stored. */
+  /**
+   * First-run setup without NIRO_ADMIN_*: only from the machine itself (every address the
+   * request names is loopback) and only while there is no user; of concurrent calls one wins.
+   */
+  async setup(
+    input: { email: string; password: string; name?: string; orgName?: string },
+    client: ClientInfo,
+  ): Promise<SignedIn> {
+    if (client.addresses.length === 0 || !client.addresses.every(isLoopbackAddress)) {
+      throw new ForbiddenError(
+        'setup_requires_loopback',
+        'First-run setup is only allowed from the server machine itself (http://127.0.0.1); or set NIRO_ADMIN_EMAIL and NIRO_ADMIN_PASSWORD',
+      );
+    }
+    if (!(await this.needsSetup())) throw alreadySetUp();
+    const user = await this.newUserRow(input);
+    const org = buildOrgRow(input.orgName ?? 'Default', null, user.created_at);
+    if (!(await this.users.createFirstUser(user, org))) throw alreadySetUp();
+    const session = await this.sessions.create(user.id, client);
+    await this.audit.record({
+      actor: { type: 'user', id: user.id, label: user.email },
+      action: 'auth.setup',
+      target: { type: 'user', id: user.id },
+      orgId: org.id,
+      ip: client.ip,
+      details: { orgName: org.name },
+    });
+    return { user, session };
+  }
+
+  /** Email + password → a new browser session. The session of `previousCookie`, if any, ends (rotation). */
+  async login(input: Credentials, client: ClientInfo, previousCookie?: string): Promise<SignedIn> {
+    const user = await this.checkCredentials(input, client, 'auth.login');
+    if (previousCookie !== undefined) await this.sessions.revokeCookie(previousCookie);
+    const session = await this.sessions.create(user.id, client);
+    await this.audit.record({
+      actor: { type: 'user', id: user.id, label: user.email },
+      action: 'auth.login',
+      target: { type: 'user', id: user.id },
+      ip: client.ip,
+      details: { method: 'password' },
+    });
+    return { user, session };
+  }
+
+  /** Email + password → a new API token (for scripts and `niro login`), rate-limited like login. */
+  async exchangeToken(
+    input: Credentials & { name: string },
+    client: ClientInfo,
+  ): Promise<{ token: string; row: ApiTokenRow }> {
+    const user = await this.checkCredentials(input, client, 'auth.token');
+    const created = await this.createApiToken(user.id, input.name.trim());
+    await this.audit.record({
+      actor: { type: 'user', id: user.id, label: user.email },
+      action: 'auth.token',
+      target: { type: 'api_token', id: created.row.id },
+      ip: client.ip,
+      details: { name: created.row.name },
+    });
+    return created;
+  }
+
+  /** Ends the caller's browser session; a no-op for API tokens (revoke those instead). */
+  async logout(caller: Caller): Promise<boolean> {
+    const { principal } = caller;
+    if (principal.via !== 'session' || principal.sessionId === undefined) return false;
+    await this.sessions.revoke(principal.sessionId);
+    await this.audit.record({
+      actor: auditActor(principal),
+      action: 'auth.logout',
+      target: { type: 'user', id: principal.userId },
+      ip: caller.ip,
+    });
+    return true;
+  }
+
+  authenticateSession(cookieValue: string): Promise<Principal | null> {
+    return this.sessions.authenticate(cookieValue);
+  }
+
+  /** Ends a session by cookie value without audit (a stale or replaced cookie). */
+  async forgetSession(cookieValue: string): Promise<void> {
+    await this.sessions.revokeCookie(cookieValue);
+  }
+
+  async me(userId: string): Promise<{ user: UserRow; orgs: OrgWithRole[] }> {
+    const user = await this.users.findById(userId);
+    if (user === undefined) throw new UnauthorizedError();
+    return { user, orgs: await this.orgs.listForUser(userId) };
+  }
+
+  /** Issues an API token; the secret is returned once and only its hash is stored. No audit. */
   async createApiToken(
     userId: string,
     name: string,
@@ -78,6 +184,40 @@ export class AuthService {
     return { token, row };
   }
 
+  /** A token for the signed-in caller (POST /tokens). */
+  async issueToken(
+    caller: Caller,
+    input: { name: string; expiresInDays?: number },
+  ): Promise<{ token: string; row: ApiTokenRow }> {
+    const expiresAt = input.expiresInDays === undefined ? null : this.clock.now() + input.expiresInDays * DAY_MS;
+    const created = await this.createApiToken(caller.principal.userId, input.name.trim(), expiresAt);
+    await this.audit.record({
+      actor: auditActor(caller.principal),
+      action: 'token.create',
+      target: { type: 'api_token', id: created.row.id },
+      ip: caller.ip,
+      details: { name: created.row.name, expiresAt },
+    });
+    return created;
+  }
+
+  listTokens(userId: string): Promise<ApiTokenRow[]> {
+    return this.users.listTokens(userId);
+  }
+
+  /** Revokes one of the caller's tokens; it stops working with the next request. */
+  async revokeToken(caller: Caller, tokenId: string): Promise<void> {
+    const revoked = await this.users.revokeToken(caller.principal.userId, tokenId, this.clock.now());
+    if (revoked === undefined) throw new NotFoundError('API token');
+    await this.audit.record({
+      actor: auditActor(caller.principal),
+      action: 'token.revoke',
+      target: { type: 'api_token', id: revoked.id },
+      ip: caller.ip,
+      details: { name: revoked.name },
+    });
+  }
+
   async authenticateToken(token: string): Promise<Principal | null> {
     if (!token.startsWith(API_TOKEN_PREFIX)) return null;
     const now = this.clock.now();
@@ -87,4 +227,75 @@ export class AuthService {
     if (row.last_used_at === null || now - row.last_used_at > 60_000) await this.users.touchToken(row.id, now);
     return { userId: row.user_id, email: row.email, via: 'token', tokenId: row.id, tokenName: row.name };
   }
+
+  /**
+   * The one place a password is checked. Wrong email and wrong password fail alike, and take
+   * alike long: an unknown email is verified against a dummy hash. Every outcome is audited.
+   */
+  private async checkCredentials(input: Credentials, client: ClientInfo, action: string): Promise<UserRow> {
+    const email = input.email.trim().toLowerCase();
+    // Someone may type a password into the email field: only a plausible email is recorded.
+    const label = EMAIL.test(email) ? email : null;
+    const fail = async (reason: string, userId?: string): Promise<void> => {
+      await this.audit.record({
+        actor: { type: 'anonymous', id: null, label },
+        action,
+        ...(userId === undefined ? {} : { target: { type: 'user', id: userId } }),
+        ip: client.ip,
+        outcome: 'failure',
+        details: { reason },
+      });
+    };
+    let attempt: LoginAttempt;
+    try {
+      attempt = await this.limiter.begin(email, client.ip);
+    } catch (err) {
+      await fail('rate_limited');
+      throw err;
+    }
+    const user = await this.users.findByEmail(email);
+    const matches = await verifyPassword(input.password, user?.password_hash ?? (await this.getDummyHash()));
+    if (user === undefined || !matches || user.disabled_at !== null) {
+      await fail(
+        user === undefined ? 'unknown_email' : user.disabled_at !== null ? 'disabled' : 'wrong_password',
+        user?.id,
+      );
+      throw new UnauthorizedError('invalid_credentials', 'The email or password is not correct');
+    }
+    await this.limiter.succeeded(attempt);
+    return user;
+  }
+
+  private getDummyHash(): Promise<string> {
+    this.dummyHash ??= hashPassword(newSecret('', 16), this.scrypt);
+    return this.dummyHash;
+  }
+
+  private async newUserRow(input: { email: string; name?: string; password: string }): Promise<UserRow> {
+    const email = input.email.trim().toLowerCase();
+    if (!EMAIL.test(email)) {
+      throw new BadRequestError('invalid_email', 'email is not an email address', {
+        fields: [{ field: 'body.email', message: 'is not an email address' }],
+      });
+    }
+    if (input.password.length < PASSWORD_MIN_LENGTH) {
+      throw new BadRequestError('password_too_short', `password must be at least ${PASSWORD_MIN_LENGTH} characters`, {
+        fields: [{ field: 'body.password', message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }],
+      });
+    }
+    const now = this.clock.now();
+    return {
+      id: newId(now),
+      email,
+      name: input.name?.trim() || (email.split('@')[0] ?? email),
+      password_hash: await hashPassword(input.password, this.scrypt),
+      created_at: now,
+      password_changed_at: now,
+      disabled_at: null,
+    };
+  }
+}
+
+function alreadySetUp(): ConflictError {
+  return new ConflictError('already_set_up', 'Niro is already set up; sign in instead');
 }

@@ -18,9 +18,16 @@ declare module 'fastify' {
   }
 }
 
+/** A signed-in caller and where the request came from, as services need it for rules and audit. */
+export type Caller = { principal: Principal; ip: string };
+
 export function requirePrincipal(req: FastifyRequest): Principal {
-  if (req.principal === null) throw new UnauthorizedError();
+  if (req.principal === null) throw new UnauthorizedError('unauthorized', 'Sign in or send an API token');
   return req.principal;
+}
+
+export function requireCaller(req: FastifyRequest): Caller {
+  return { principal: requirePrincipal(req), ip: req.ip };
 }
 
 export function auditActor(p: Principal): AuditActor {
@@ -28,3 +35,6 @@ export function auditActor(p: Principal): AuditActor {
     ? { type: 'token', id: p.tokenId ?? null, label: `${p.email} (token ${p.tokenName ?? ''})` }
     : { type: 'user', id: p.userId, label: p.email };
 }
+
+/** OpenAPI `security` of endpoints that need a signed-in caller (session cookie or API token). */
+export const SIGNED_IN: readonly Record<string, readonly string[]>[] = [{ session: [] }, { bearer: [] }];

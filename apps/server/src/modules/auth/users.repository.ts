@@ -1,11 +1,15 @@
-import type { Kysely } from 'kysely';
-import type { ApiTokensTable, Database, UsersTable } from '../../db/schema.js';
+import { sql, type Kysely } from 'kysely';
+import type { DatabaseHandle } from '../../db/database.js';
+import type { ApiTokensTable, Database, OrgsTable, UsersTable } from '../../db/schema.js';
 
 export type UserRow = UsersTable;
 export type ApiTokenRow = ApiTokensTable;
 
 export class UsersRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DatabaseHandle['dialect'],
+  ) {}
 
   async insert(row: UserRow): Promise<void> {
     await this.db.insertInto('users').values(row).execute();
@@ -25,6 +29,27 @@ export class UsersRepository {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow()
       .then((r) => Number(r.n));
+  }
+
+  /**
+   * Inserts the first user, a root org and the user's owner membership, only while there is no
+   * user at all. Atomic: of concurrent calls exactly one returns true.
+   */
+  createFirstUser(user: UserRow, org: OrgsTable): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // SQLite runs one transaction at a time on our single connection; PostgreSQL needs a lock
+      // that makes a second setup wait and then see the first one's user.
+      if (this.dialect === 'postgres') await sql`lock table users in share row exclusive mode`.execute(trx);
+      const existing = await trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+      if (existing !== undefined) return false;
+      await trx.insertInto('users').values(user).execute();
+      await trx.insertInto('orgs').values(org).execute();
+      await trx
+        .insertInto('memberships')
+        .values({ org_id: org.id, user_id: user.id, role: 'owner', created_at: user.created_at })
+        .execute();
+      return true;
+    });
   }
 
   async insertToken(row: ApiTokenRow): Promise<void> {
@@ -59,14 +84,15 @@ export class UsersRepository {
       .execute();
   }
 
-  async revokeToken(userId: string, id: string, nowMs: number): Promise<boolean> {
-    const r = await this.db
+  /** Revokes one of the user's active tokens; undefined when there is no such token. */
+  revokeToken(userId: string, id: string, nowMs: number): Promise<{ id: string; name: string } | undefined> {
+    return this.db
       .updateTable('api_tokens')
       .set({ revoked_at: nowMs })
       .where('id', '=', id)
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
+      .returning(['id', 'name'])
       .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
   }
 }

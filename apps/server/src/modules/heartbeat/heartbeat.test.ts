@@ -1,0 +1,734 @@
+import { gzipSync } from 'node:zlib';
+import {
+  AGENT_KEY_PREFIX,
+  type Container,
+  type Heartbeat,
+  type HeartbeatReply,
+  type Inventory,
+  type KubeEvent,
+  type Node,
+  type Pod,
+  type Workload,
+} from '@niro/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId, newSecret, sha256Hex } from '../../lib/ids.js';
+import { createTestApp, type TestApp } from '../../test-support/app.js';
+import { describeEachDatabase } from '../../test-support/databases.js';
+import { IncidentsRepository, clusterOfflineFingerprint } from '../incidents/incidents.repository.js';
+import { HeartbeatRepository } from './heartbeat.repository.js';
+import { HeartbeatService } from './heartbeat.service.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const URL_PATH = '/api/agent/v1/heartbeat';
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: a small cluster whose summary can be checked by hand.
+
+const container = (over: Partial<Container> = {}): Container => ({
+  name: 'app',
+  image: 'ghcr.io/acme/api:1.0.0',
+  ready: true,
+  restarts: 0,
+  state: 'running',
+  requests: { cpuMilli: 100, memoryBytes: 128 * MiB },
+  limits: { memoryBytes: 256 * MiB },
+  probes: { liveness: true, readiness: true, startup: false },
+  privileged: false,
+  ...over,
+});
+
+const pod = (name: string, over: Partial<Pod> = {}): Pod => ({
+  namespace: 'shop',
+  name,
+  uid: `uid-${name}`,
+  phase: 'Running',
+  nodeName: 'node-1',
+  owner: { kind: 'Deployment', name: 'api' },
+  startedAt: '2026-03-01T10:00:00Z',
+  imagePullSecrets: ['ghcr-acme'],
+  containers: [container()],
+  ...over,
+});
+
+const NODES: Node[] = [
+  {
+    name: 'node-1',
+    ready: true,
+    roles: ['control-plane'],
+    kubeletVersion: 'v1.31.4+k3s1',
+    capacity: { cpuMilli: 4000, memoryBytes: 8 * GiB, pods: 110 },
+    allocatable: { cpuMilli: 3800, memoryBytes: 7 * GiB, pods: 110 },
+    conditions: [],
+    unschedulable: false,
+  },
+  {
+    name: 'node-2',
+    ready: false,
+    roles: [],
+    kubeletVersion: 'v1.31.4+k3s1',
+    // No allocatable reported: capacity counts instead.
+    capacity: { cpuMilli: 2000, memoryBytes: 4 * GiB },
+    allocatable: {},
+    conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }],
+    unschedulable: false,
+  },
+];
+
+const PODS: Pod[] = [
+  pod('api-1', {
+    containers: [
+      container({ restarts: 2 }),
+      container({
+        name: 'envoy',
+        image: 'envoyproxy/envoy:v1.30.1',
+        ready: false,
+        restarts: 1,
+        requests: { cpuMilli: 50, memoryBytes: 64 * MiB },
+      }),
+    ],
+  }),
+  pod('api-2', {
+    phase: 'Pending',
+    nodeName: undefined,
+    containers: [container({ ready: false, state: 'waiting', reason: 'ContainerCreating' })],
+  }),
+  pod('migrate-1', {
+    phase: 'Succeeded',
+    owner: { kind: 'Job', name: 'migrate' },
+    containers: [
+      container({
+        image: 'ghcr.io/acme/migrate:1.0.0',
+        ready: false,
+        state: 'terminated',
+        requests: { cpuMilli: 500, memoryBytes: GiB },
+      }),
+    ],
+  }),
+  pod('worker-1', {
+    owner: { kind: 'Deployment', name: 'worker' },
+    containers: [
+      container({
+        image: 'ghcr.io/acme/worker:2.0.0',
+        ready: false,
+        state: 'waiting',
+        reason: 'CrashLoopBackOff',
+        restarts: 7,
+      }),
+    ],
+  }),
+];
+
+const WORKLOADS: Workload[] = [
+  {
+    kind: 'Deployment',
+    namespace: 'shop',
+    name: 'api',
+    replicas: 2,
+    readyReplicas: 1,
+    updatedReplicas: 2,
+    availableReplicas: 1,
+    generation: 3,
+    observedGeneration: 3,
+    template: { spec: { containers: [{ name: 'app', image: 'ghcr.io/acme/api:1.0.0' }] } },
+  },
+];
+
+const EVENTS: KubeEvent[] = [
+  {
+    namespace: 'shop',
+    involvedObject: { kind: 'Pod', name: 'worker-1' },
+    reason: 'BackOff',
+    message: 'Back-off restarting failed container app',
+    count: 12,
+    firstTimestamp: '2026-03-01T11:00:00Z',
+    lastTimestamp: '2026-03-01T11:59:00Z',
+  },
+];
+
+const USAGE: NonNullable<Heartbeat['usage']> = {
+  nodes: { 'node-1': [1200, 3 * GiB], 'node-2': [300, GiB] },
+  pods: { 'shop/api-1': [40, 200 * MiB] },
+};
+
+const full = (hash: string, pods: Pod[] = PODS): Inventory => ({
+  mode: 'full',
+  hash,
+  nodes: NODES,
+  pods,
+  workloads: WORKLOADS,
+});
+
+function heartbeat(seq: number, inventory: Inventory, over: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    seq,
+    sentAt: '2026-03-01T12:00:00Z',
+    agent: { version: '0.1.0', capabilities: { pods: true, logs: true, apply: false, selfUpdate: false } },
+    cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s' },
+    inventory,
+    usage: USAGE,
+    events: EVENTS,
+    ...over,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describeEachDatabase('heartbeat ingest', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+  });
+  afterAll(() => t.dispose());
+
+  const db = () => t.services.database.db;
+  let seq = 0;
+
+  /** A cluster row with an agent key, as enrollment leaves it. */
+  async function createCluster(): Promise<{ id: string; key: string; orgId: string }> {
+    const now = t.clock.now();
+    const orgId = newId(now);
+    const id = newId(now);
+    const key = newSecret(AGENT_KEY_PREFIX);
+    await db()
+      .insertInto('orgs')
+      .values({ id: orgId, parent_id: null, path: `/${orgId}/`, name: `org ${orgId}`, created_at: now })
+      .execute();
+    await db()
+      .insertInto('clusters')
+      .values({
+        id,
+        org_id: orgId,
+        name: `cluster-${++seq}`,
+        environment: 'production',
+        labels: '{}',
+        status: 'pending',
+        status_changed_at: now,
+        created_at: now,
+        updated_at: now,
+        agent_key_hash: sha256Hex(key),
+        enrolled_at: now,
+        cluster_uid: null,
+        last_heartbeat_at: null,
+        last_seq: null,
+        agent_version: null,
+        kubernetes_version: null,
+        distribution: null,
+        capabilities: null,
+        nodes_total: 0,
+        nodes_ready: 0,
+        pods_total: 0,
+        pods_running: 0,
+        pods_pending: 0,
+        pods_failed: 0,
+        cpu_capacity_milli: 0,
+        memory_capacity_bytes: 0,
+        cpu_requests_milli: 0,
+        memory_requests_bytes: 0,
+        cpu_usage_milli: null,
+        memory_usage_bytes: null,
+      })
+      .execute();
+    return { id, key, orgId };
+  }
+
+  function post(key: string | null, body: unknown, opts: { gzip?: boolean; raw?: string | Buffer } = {}) {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    let payload: string | Buffer = opts.raw ?? JSON.stringify(body);
+    if (opts.gzip === true) {
+      headers['content-encoding'] = 'gzip';
+      if (opts.raw === undefined) payload = gzipSync(payload);
+    }
+    return t.app.inject({ method: 'POST', url: URL_PATH, headers, payload });
+  }
+
+  async function ok(key: string, body: Heartbeat, opts: { gzip?: boolean } = {}): Promise<HeartbeatReply> {
+    const res = await post(key, body, opts);
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<HeartbeatReply>();
+  }
+
+  const clusterRow = (id: string) => db().selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const snapshot = (id: string) =>
+    db().selectFrom('cluster_snapshots').selectAll().where('cluster_id', '=', id).executeTakeFirst();
+  const podRows = (id: string) =>
+    db().selectFrom('cluster_pods').selectAll().where('cluster_id', '=', id).orderBy('name').execute();
+  const imageRows = async (id: string) =>
+    Object.fromEntries(
+      (await db().selectFrom('cluster_images').selectAll().where('cluster_id', '=', id).execute()).map((r) => [
+        r.image,
+        r.pods,
+      ]),
+    );
+  const docOf = async (id: string): Promise<{ nodes: Node[]; pods: Pod[]; workloads: Workload[]; events: KubeEvent[]; usage: unknown }> =>
+    JSON.parse((await snapshot(id))?.doc ?? 'null');
+
+  it('stores a gzipped full heartbeat as one document, summary columns and derived rows', async () => {
+    const c = await createCluster();
+    const reply = await ok(c.key, heartbeat(1, full('h1')), { gzip: true });
+    expect(reply).toEqual({ ack: 1, heartbeatIntervalSeconds: 15 });
+
+    const row = await clusterRow(c.id);
+    expect(row).toMatchObject({
+      status: 'healthy',
+      status_changed_at: t.clock.now(),
+      last_heartbeat_at: t.clock.now(),
+      last_seq: 1,
+      agent_version: '0.1.0',
+      kubernetes_version: 'v1.31.4+k3s1',
+      distribution: 'k3s',
+      nodes_total: 2,
+      nodes_ready: 1,
+      pods_total: 4,
+      pods_running: 1,
+      pods_pending: 1,
+      pods_failed: 1,
+      // Allocatable of node-1 plus capacity of node-2, which reports no allocatable.
+      cpu_capacity_milli: 3800 + 2000,
+      memory_capacity_bytes: 7 * GiB + 4 * GiB,
+      // Requests of pods that are not terminated: the Succeeded migration does not count.
+      cpu_requests_milli: 100 + 50 + 100 + 100,
+      memory_requests_bytes: (128 + 64 + 128 + 128) * MiB,
+      // Usage as the nodes report it.
+      cpu_usage_milli: 1500,
+      memory_usage_bytes: 4 * GiB,
+    });
+    expect(JSON.parse(row.capabilities ?? 'null')).toEqual({ pods: true, logs: true, apply: false, selfUpdate: false });
+
+    const snap = await snapshot(c.id);
+    expect(snap?.hash).toBe('h1');
+    const doc = await docOf(c.id);
+    expect(doc.nodes).toEqual(NODES);
+    expect(doc.pods).toEqual(PODS);
+    expect(doc.workloads).toEqual(WORKLOADS);
+    expect(doc.events).toEqual(EVENTS);
+    expect(doc.usage).toEqual(USAGE);
+
+    const pods = await podRows(c.id);
+    expect(pods.map((p) => [p.name, p.status, p.restarts, p.ready_containers, p.total_containers])).toEqual([
+      ['api-1', 'running', 3, 1, 2],
+      ['api-2', 'pending', 0, 0, 1],
+      ['migrate-1', 'succeeded', 0, 0, 1],
+      ['worker-1', 'crashloop', 7, 0, 1],
+    ]);
+    expect(JSON.parse(pods[0]?.images ?? '[]')).toEqual(['ghcr.io/acme/api:1.0.0', 'envoyproxy/envoy:v1.30.1']);
+    expect(pods[0]).toMatchObject({ node_name: 'node-1', owner_kind: 'Deployment', owner_name: 'api', phase: 'Running' });
+    expect(pods[1]?.node_name).toBeNull();
+    expect(await imageRows(c.id)).toEqual({
+      'ghcr.io/acme/api:1.0.0': 2,
+      'envoyproxy/envoy:v1.30.1': 1,
+      'ghcr.io/acme/migrate:1.0.0': 1,
+      'ghcr.io/acme/worker:2.0.0': 1,
+    });
+  });
+
+  it('leaves usage null when the agent reports none, never invented', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1'), { usage: undefined }));
+    expect(await clusterRow(c.id)).toMatchObject({ cpu_usage_milli: null, memory_usage_bytes: null });
+    // Without node figures the pods' sum is the cluster's usage.
+    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: { pods: { 'shop/api-1': [40, 200] } } }));
+    expect(await clusterRow(c.id)).toMatchObject({ cpu_usage_milli: 40, memory_usage_bytes: 200 });
+  });
+
+  it('applies a delta onto its base and rewrites only the rows that changed', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    // A marker on a row the delta does not touch proves the row is not rewritten.
+    await db()
+      .updateTable('cluster_pods')
+      .set({ restarts: 999 })
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', 'migrate-1')
+      .execute();
+
+    const healed = pod('worker-1', {
+      owner: { kind: 'Deployment', name: 'worker' },
+      containers: [container({ image: 'ghcr.io/acme/worker:2.0.1', restarts: 7 })],
+    });
+    const added = pod('api-3', { nodeName: 'node-1' });
+    const reply = await ok(
+      c.key,
+      heartbeat(2, {
+        mode: 'delta',
+        baseHash: 'h1',
+        hash: 'h2',
+        upsert: { pods: [healed, added] },
+        remove: { pods: ['shop/api-2'] },
+      }),
+    );
+    expect(reply).toEqual({ ack: 2, heartbeatIntervalSeconds: 15 });
+
+    const pods = await podRows(c.id);
+    expect(pods.map((p) => [p.name, p.status, p.restarts])).toEqual([
+      ['api-1', 'running', 3],
+      ['api-3', 'running', 0],
+      ['migrate-1', 'succeeded', 999],
+      ['worker-1', 'running', 7],
+    ]);
+    expect(await imageRows(c.id)).toEqual({
+      'ghcr.io/acme/api:1.0.0': 2,
+      'envoyproxy/envoy:v1.30.1': 1,
+      'ghcr.io/acme/migrate:1.0.0': 1,
+      'ghcr.io/acme/worker:2.0.1': 1,
+    });
+    expect(await clusterRow(c.id)).toMatchObject({ pods_total: 4, pods_running: 3, pods_pending: 0, pods_failed: 0 });
+    expect((await snapshot(c.id))?.hash).toBe('h2');
+    const doc = await docOf(c.id);
+    expect(doc.pods.map((p) => p.name)).toEqual(['api-1', 'migrate-1', 'worker-1', 'api-3']);
+    expect(doc.pods.find((p) => p.name === 'worker-1')).toEqual(healed);
+  });
+
+  it('asks for a full inventory when a delta does not start from the stored hash, and changes no inventory', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    const before = await snapshot(c.id);
+    const podsBefore = await podRows(c.id);
+    t.clock.advance(15_000);
+    const reply = await ok(
+      c.key,
+      heartbeat(2, { mode: 'delta', baseHash: 'elsewhere', hash: 'h9', upsert: { pods: [pod('x-1')] }, remove: {} }),
+    );
+    expect(reply).toEqual({ ack: 2, heartbeatIntervalSeconds: 15, resendFull: true });
+    expect(await snapshot(c.id)).toEqual(before);
+    expect(await podRows(c.id)).toEqual(podsBefore);
+    // Liveness is still recorded.
+    expect(await clusterRow(c.id)).toMatchObject({ last_seq: 2, last_heartbeat_at: t.clock.now(), pods_total: 4 });
+  });
+
+  it('keeps the inventory on a matching same heartbeat without rewriting the document', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    const before = await snapshot(c.id);
+    t.clock.advance(15_000);
+    const newUsage: Heartbeat['usage'] = { nodes: { 'node-1': [900, 2 * GiB] } };
+    expect(await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: newUsage }))).toEqual({
+      ack: 2,
+      heartbeatIntervalSeconds: 15,
+    });
+    expect(await snapshot(c.id)).toEqual(before);
+    expect(await clusterRow(c.id)).toMatchObject({
+      last_seq: 2,
+      last_heartbeat_at: t.clock.now(),
+      cpu_usage_milli: 900,
+      memory_usage_bytes: 2 * GiB,
+      pods_total: 4,
+    });
+
+    // A hash the server does not hold: resend.
+    const stale = await ok(c.key, heartbeat(3, { mode: 'same', hash: 'h0' }));
+    expect(stale.resendFull).toBe(true);
+    expect(await snapshot(c.id)).toEqual(before);
+  });
+
+  it('refreshes changed events in the document at most once a minute while the inventory stays the same', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    const newer: KubeEvent[] = [{ ...EVENTS[0]!, count: 13, lastTimestamp: '2026-03-01T12:00:10Z' }];
+    t.clock.advance(15_000);
+    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { events: newer }));
+    expect((await docOf(c.id)).events).toEqual(EVENTS);
+    t.clock.advance(60_000);
+    await ok(c.key, heartbeat(3, { mode: 'same', hash: 'h1' }, { events: newer }));
+    const doc = await docOf(c.id);
+    expect(doc.events).toEqual(newer);
+    expect(doc.pods).toEqual(PODS);
+    expect((await snapshot(c.id))?.hash).toBe('h1');
+  });
+
+  it('asks for a full inventory on delta or same when nothing is stored yet', async () => {
+    const c = await createCluster();
+    const d = await ok(c.key, heartbeat(1, { mode: 'delta', baseHash: 'h1', hash: 'h2', upsert: {}, remove: {} }));
+    expect(d.resendFull).toBe(true);
+    const s = await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }));
+    expect(s.resendFull).toBe(true);
+    expect(await snapshot(c.id)).toBeUndefined();
+    expect(await clusterRow(c.id)).toMatchObject({ status: 'healthy', last_seq: 2, pods_total: 0 });
+  });
+
+  it('falls back to the stored document after a restart, and evicts inventories beyond its memory budget', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    const s = t.services;
+    // A fresh service on the same database is the server after a restart; a one-byte budget
+    // keeps no inventory in memory, so every delta reads the stored document.
+    const restarted = new HeartbeatService(
+      new HeartbeatRepository(s.database.db),
+      s.clock,
+      s.config,
+      s.logger,
+      s.metrics,
+      { inventoryCacheBytes: 1 },
+    );
+    const agent = await restarted.authenticate(`Bearer ${c.key}`);
+    expect(await restarted.ingest(agent, heartbeat(2, { mode: 'same', hash: 'h1' }))).toEqual({
+      ack: 2,
+      heartbeatIntervalSeconds: 15,
+    });
+    const first = await restarted.ingest(
+      agent,
+      heartbeat(3, { mode: 'delta', baseHash: 'h1', hash: 'h2', upsert: { pods: [pod('api-4')] }, remove: {} }),
+    );
+    expect(first.resendFull).toBeUndefined();
+    const second = await restarted.ingest(
+      agent,
+      heartbeat(4, { mode: 'delta', baseHash: 'h2', hash: 'h3', upsert: {}, remove: { pods: ['shop/api-1'] } }),
+    );
+    expect(second.resendFull).toBeUndefined();
+    const doc = await docOf(c.id);
+    expect(doc.pods.map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1', 'api-4']);
+    expect((await podRows(c.id)).map((p) => p.name)).toEqual(['api-2', 'api-4', 'migrate-1', 'worker-1']);
+    expect((await restarted.ingest(agent, heartbeat(5, { mode: 'same', hash: 'h2' }))).resendFull).toBe(true);
+    await restarted.flush();
+  });
+
+  it('diffs a full inventory after a restart against the stored rows', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    const s = t.services;
+    const restarted = new HeartbeatService(new HeartbeatRepository(s.database.db), s.clock, s.config, s.logger, s.metrics);
+    const agent = await restarted.authenticate(`Bearer ${c.key}`);
+    await restarted.ingest(agent, heartbeat(2, full('h2', PODS.slice(1))));
+    expect((await podRows(c.id)).map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1']);
+    expect(await imageRows(c.id)).toEqual({
+      'ghcr.io/acme/api:1.0.0': 1,
+      'ghcr.io/acme/migrate:1.0.0': 1,
+      'ghcr.io/acme/worker:2.0.0': 1,
+    });
+    await restarted.flush();
+  });
+
+  it('commits heartbeats in batches, answers each after its commit, and writes the rest on flush', async () => {
+    const clusters = await Promise.all([1, 2, 3, 4].map(() => createCluster()));
+    const s = t.services;
+    const service = new HeartbeatService(new HeartbeatRepository(s.database.db), s.clock, s.config, s.logger, s.metrics, {
+      writer: { maxBatchItems: 3, maxBatchBytes: 64 * MiB, maxDelayMs: 3_600_000 },
+    });
+    const agents = await Promise.all(clusters.map((c) => service.authenticate(`Bearer ${c.key}`)));
+    // Three heartbeats fill a batch and are answered once it is committed.
+    const replies = await Promise.all(agents.slice(0, 3).map((a, i) => service.ingest(a, heartbeat(10 + i, full(`b${i}`)))));
+    expect(replies.map((r) => r.ack)).toEqual([10, 11, 12]);
+    const rows = await Promise.all(clusters.map((c) => clusterRow(c.id)));
+    expect(rows.map((r) => r.last_seq)).toEqual([10, 11, 12, null]);
+    // A fourth alone waits for its batch (the delay here is an hour): no answer, nothing stored.
+    let answered = false;
+    const fourth = service.ingest(agents[3]!, heartbeat(13, full('b3'))).then((r) => {
+      answered = true;
+      return r;
+    });
+    await clusterRow(clusters[3]!.id);
+    expect(answered).toBe(false);
+    expect(await snapshot(clusters[3]!.id)).toBeUndefined();
+    // Shutdown writes it out.
+    await service.flush();
+    expect((await fourth).ack).toBe(13);
+    expect((await clusterRow(clusters[3]!.id)).last_seq).toBe(13);
+    expect((await snapshot(clusters[3]!.id))?.hash).toBe('b3');
+  });
+
+  it('revives an offline cluster on its next heartbeat and resolves its offline incident', async () => {
+    const c = await createCluster();
+    await ok(c.key, heartbeat(1, full('h1')));
+    await db().updateTable('clusters').set({ status: 'offline' }).where('id', '=', c.id).execute();
+    const incidents = new IncidentsRepository(db());
+    await incidents.open(
+      {
+        orgId: c.orgId,
+        clusterId: c.id,
+        type: 'cluster_offline',
+        severity: 'high',
+        scope: 'cluster',
+        fingerprint: clusterOfflineFingerprint(c.id),
+        title: 'offline',
+      },
+      t.clock.now(),
+    );
+    t.clock.advance(600_000);
+    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }));
+    expect(await clusterRow(c.id)).toMatchObject({ status: 'healthy', status_changed_at: t.clock.now() });
+    const incident = await db()
+      .selectFrom('incidents')
+      .selectAll()
+      .where('fingerprint', '=', clusterOfflineFingerprint(c.id))
+      .executeTakeFirstOrThrow();
+    expect(incident).toMatchObject({ state: 'resolved', resolved_at: t.clock.now(), open_fingerprint: null });
+  });
+
+  it('ignores unknown fields, so newer agents can add some', async () => {
+    const c = await createCluster();
+    const body = {
+      ...heartbeat(1, full('h1', [{ ...PODS[0]!, qosClass: 'Burstable' } as Pod])),
+      gpu: { count: 2 },
+    };
+    expect(await ok(c.key, body)).toEqual({ ack: 1, heartbeatIntervalSeconds: 15 });
+  });
+
+  describe('refuses bad input with a 4xx naming the problem and changes nothing', () => {
+    let c: { id: string; key: string; orgId: string };
+    beforeAll(async () => {
+      c = await createCluster();
+      await ok(c.key, heartbeat(1, full('h1')));
+    });
+
+    const good = () => heartbeat(2, { mode: 'same', hash: 'h1' });
+    const withoutAgent = (): Record<string, unknown> => {
+      const { agent: _agent, ...rest } = good();
+      return rest;
+    };
+    const gzipBody = gzipSync(JSON.stringify(heartbeat(2, full('h9'))));
+
+    const cases: {
+      name: string;
+      send: () => ReturnType<typeof post>;
+      status: number;
+      code: string;
+      message: RegExp;
+    }[] = [
+      {
+        name: 'malformed JSON',
+        send: () => post(c.key, null, { raw: '{"seq": 2, "sentAt": ' }),
+        status: 400,
+        code: 'invalid_json',
+        message: /not valid JSON/,
+      },
+      {
+        name: 'a wrong type',
+        send: () => post(c.key, { ...good(), seq: '2' }),
+        status: 400,
+        code: 'invalid_request',
+        message: /body\.seq/,
+      },
+      {
+        name: 'a wrong type deep in a pod',
+        send: () =>
+          post(c.key, heartbeat(2, full('h9', [{ ...PODS[0]!, containers: [{ ...container(), restarts: -1 }] }]))),
+        status: 400,
+        code: 'invalid_request',
+        message: /body\.inventory\.pods\[0\]\.containers\[0\]\.restarts/,
+      },
+      {
+        name: 'an unknown inventory mode',
+        send: () => post(c.key, { ...good(), inventory: { mode: 'partial', hash: 'h1' } }),
+        status: 400,
+        code: 'invalid_request',
+        message: /body\.inventory\.mode: must be one of \["full","delta","same"\]/,
+      },
+      {
+        name: 'a missing field',
+        send: () => post(c.key, withoutAgent()),
+        status: 400,
+        code: 'invalid_request',
+        message: /body\.agent: is required/,
+      },
+      {
+        name: 'a delta without its base hash',
+        send: () => post(c.key, { ...good(), inventory: { mode: 'delta', hash: 'h2', upsert: {}, remove: {} } }),
+        status: 400,
+        code: 'invalid_request',
+        message: /^Invalid request: body\.inventory\.baseHash: is required$/,
+      },
+      {
+        name: 'a body over 16 MiB',
+        send: () => post(c.key, null, { raw: `{"pad":"${'x'.repeat(16 * MiB)}"}` }),
+        status: 413,
+        code: 'body_too_large',
+        message: /larger/,
+      },
+      {
+        name: 'truncated gzip',
+        send: () => post(c.key, null, { gzip: true, raw: gzipBody.subarray(0, gzipBody.length - 20) }),
+        status: 400,
+        code: 'invalid_gzip',
+        message: /could not be decompressed/,
+      },
+      {
+        name: 'a gzip bomb',
+        send: () => post(c.key, null, { gzip: true, raw: gzipSync(Buffer.alloc(40 * MiB, 0x20)) }),
+        status: 413,
+        code: 'body_too_large',
+        message: /16777216-byte limit/,
+      },
+      {
+        name: 'a wrong agent key',
+        send: () => post(newSecret(AGENT_KEY_PREFIX), good()),
+        status: 401,
+        code: 'invalid_agent_key',
+        message: /agent key/,
+      },
+      {
+        name: 'no agent key',
+        send: () => post(null, good()),
+        status: 401,
+        code: 'invalid_agent_key',
+        message: /Authorization: Bearer/,
+      },
+      {
+        name: 'an API token instead of an agent key',
+        send: () => post('niro_pat_abc', good()),
+        status: 401,
+        code: 'invalid_agent_key',
+        message: /agent key/,
+      },
+    ];
+
+    for (const tc of cases) {
+      it(tc.name, async () => {
+        const rowBefore = await clusterRow(c.id);
+        const snapBefore = await snapshot(c.id);
+        const podsBefore = await podRows(c.id);
+        t.clock.advance(1_000);
+        const res = await tc.send();
+        expect(res.statusCode, res.body).toBe(tc.status);
+        const body = res.json<{ error: { code: string; message: string } }>();
+        expect(body.error.code).toBe(tc.code);
+        expect(body.error.message).toMatch(tc.message);
+        expect(await clusterRow(c.id)).toEqual(rowBefore);
+        expect(await snapshot(c.id)).toEqual(snapBefore);
+        expect(await podRows(c.id)).toEqual(podsBefore);
+      });
+    }
+
+    it('a replaced key, even one the server had cached', async () => {
+      const other = await createCluster();
+      await ok(other.key, heartbeat(1, full('h1')));
+      const rowBefore = await clusterRow(other.id);
+      const snapBefore = await snapshot(other.id);
+      // Re-enrollment stores the new key's hash in place of the old one.
+      await db()
+        .updateTable('clusters')
+        .set({ agent_key_hash: sha256Hex(newSecret(AGENT_KEY_PREFIX)) })
+        .where('id', '=', other.id)
+        .execute();
+      const after = await db().selectFrom('clusters').selectAll().where('id', '=', other.id).executeTakeFirstOrThrow();
+      t.clock.advance(1_000);
+      const res = await post(other.key, heartbeat(2, full('h2', PODS.slice(0, 1))));
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: { code: 'invalid_agent_key' } });
+      expect(await clusterRow(other.id)).toEqual(after);
+      expect(after).toEqual({ ...rowBefore, agent_key_hash: after.agent_key_hash });
+      expect(await snapshot(other.id)).toEqual(snapBefore);
+    });
+
+    it('a deleted cluster, even one the server had cached', async () => {
+      const gone = await createCluster();
+      await ok(gone.key, heartbeat(1, full('h1')));
+      await db().deleteFrom('clusters').where('id', '=', gone.id).execute();
+      const res = await post(gone.key, heartbeat(2, full('h2')));
+      expect(res.statusCode).toBe(401);
+      expect(await snapshot(gone.id)).toBeUndefined();
+      expect(await podRows(gone.id)).toEqual([]);
+    });
+
+    it('counts heartbeats by mode, rejections by code and bytes in the metrics', async () => {
+      const res = await t.app.inject('/metrics');
+      expect(res.body).toMatch(/niro_heartbeats_total\{mode="full"\} [1-9]/);
+      expect(res.body).toMatch(/niro_heartbeats_total\{mode="same"\} [1-9]/);
+      expect(res.body).toMatch(/niro_heartbeats_rejected_total\{code="invalid_agent_key"\} [1-9]/);
+      expect(res.body).toMatch(/niro_heartbeats_rejected_total\{code="invalid_gzip"\} 1/);
+      expect(res.body).toMatch(/niro_heartbeats_rejected_total\{code="body_too_large"\} 2/);
+      expect(res.body).toMatch(/niro_heartbeat_received_bytes_total [1-9]/);
+      expect(res.body).toMatch(/niro_snapshot_flush_seconds_count [1-9]/);
+    });
+  });
+});

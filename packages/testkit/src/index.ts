@@ -1,0 +1,6 @@
+export * from './rng.js';
+export * from './names.js';
+export * from './inventory.js';
+export * from './agent-http.js';
+export * from './simulated-agent.js';
+export * from './simulator.js';
