@@ -35,3 +35,8 @@ export function labels(l: Record<string, string>): string {
 export function ms(value: number | null): string {
   return value === null ? '-' : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
 }
+
+/** "1 node", "3 nodes". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

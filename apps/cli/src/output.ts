@@ -11,6 +11,11 @@ export type TerminalReadable = Readable & { isTTY?: boolean; setRawMode?: (raw: 
 export type Streams = { stdout: TerminalWritable; stderr: TerminalWritable; stdin: TerminalReadable };
 
 export function processStreams(): Streams {
+  // `niro … | head` closes the pipe early; that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 }
 

@@ -249,8 +249,8 @@ describe('simulated fleet against a real server', () => {
     signals.emit('signal', 'SIGINT');
     const res = await running;
     expect(res.code).toBe(0);
-    expect(res.stderr).toContain(`Simulating 2 clusters (1 nodes, 10 pods each) against ${server.url}`);
-    expect(res.stderr).toContain('All 2 clusters enrolled');
+    expect(res.stderr).toContain(`Simulating 2 clusters (1 node, 10 pods each) against ${server.url}`);
+    expect(res.stderr).toContain('All 2 clusters are enrolled');
     expect(res.stderr).toContain('Received SIGINT, stopping the simulated agents');
     expect(res.stderr).not.toContain(ADMIN.password);
   });

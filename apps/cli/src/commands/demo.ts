@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ConfigInput, RunningServer } from '@niro/server';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { count } from '../format.js';
 import { launchServer, runUntilSignal } from './server.js';
 import { attachProgress, intArg, rateArg } from './simulate.js';
 
@@ -67,7 +68,9 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       }
       ctx.out.info(`  CLI:        niro login --url ${url} --email ${DEMO_ADMIN_EMAIL}`);
       ctx.out.info(`  data:       ${dataDir}${temporary ? ' (deleted on exit)' : ''}`);
-      ctx.out.info(`  fleet:      ${opts.clusters} simulated clusters, ${opts.nodes} nodes and ${opts.pods} pods each`);
+      ctx.out.info(
+        `  fleet:      ${count(opts.clusters, 'simulated cluster')}, ${count(opts.nodes, 'node')} and ${count(opts.pods, 'pod')} each`,
+      );
       ctx.out.info('Stop with Ctrl-C.');
 
       const { runSimulation } = await import('@niro/testkit');

@@ -60,6 +60,12 @@ export async function launchServer(options: StartOptions): Promise<RunningServer
     return await startServer(options);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, 2, { cause: err });
+    if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'EADDRINUSE') {
+      const where = `${options.config.NIRO_HOST ?? '127.0.0.1'}:${options.config.NIRO_PORT ?? '8080'}`;
+      throw new CliError(`${where} is already in use: choose another port with --port (or NIRO_PORT)`, 1, {
+        cause: err,
+      });
+    }
     throw err;
   }
 }

@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { resolveTarget, type GlobalOptions } from '../api.js';
 import { waitForShutdown, type CliContext } from '../context.js';
 import { UnreachableError, UsageError, isConnectionError } from '../errors.js';
-import { bytes, ms } from '../format.js';
+import { bytes, count, ms } from '../format.js';
 
 export const intArg =
   (min: number, max: number) =>
@@ -82,7 +82,7 @@ export function attachProgress(ctx: CliContext, sim: Simulation, summarySeconds:
       if (ctx.out.terminal) ctx.out.status(rampLine(p));
       ctx.out.clearStatus();
       ctx.out.info(
-        `All ${p.enrolled} clusters enrolled in ${(p.elapsedMs / 1000).toFixed(1)} s; heartbeating until Ctrl-C.`,
+        `${p.enrolled === 1 ? 'The cluster is' : `All ${p.enrolled} clusters are`} enrolled (${(p.elapsedMs / 1000).toFixed(1)} s); heartbeating until Ctrl-C.`,
       );
     })
     .catch(() => {
@@ -179,7 +179,7 @@ export function registerSimulateCommand(program: Command, ctx: CliContext): void
       });
       const total = tokens.length > 0 ? tokens.length : opts.clusters;
       ctx.out.info(
-        `Simulating ${total} clusters (${opts.nodes} nodes, ${opts.pods} pods each) against ${url}. Ctrl-C stops.`,
+        `Simulating ${count(total, 'cluster')} (${count(opts.nodes, 'node')}, ${count(opts.pods, 'pod')} each) against ${url}. Ctrl-C stops.`,
       );
       const detach = attachProgress(ctx, sim, opts.summaryEvery);
       const stopped = waitForShutdown(ctx);

@@ -113,8 +113,13 @@ describeEachDatabase('cluster status job', (dialect) => {
   }
 
   const statusOf = async (id: string) =>
-    (await db().selectFrom('clusters').select(['status', 'status_changed_at']).where('id', '=', id).executeTakeFirstOrThrow())
-      .status;
+    (
+      await db()
+        .selectFrom('clusters')
+        .select(['status', 'status_changed_at'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow()
+    ).status;
   const openIncidents = () =>
     db().selectFrom('incidents').selectAll().where('open_fingerprint', 'is not', null).orderBy('opened_at').execute();
 
@@ -133,8 +138,9 @@ describeEachDatabase('cluster status job', (dialect) => {
     t.clock.advance(1 * SECOND);
     await tick();
     expect(await statusOf(c.id)).toBe('unknown');
-    const unknownSince = (await db().selectFrom('clusters').selectAll().where('id', '=', c.id).executeTakeFirstOrThrow())
-      .status_changed_at;
+    const unknownSince = (
+      await db().selectFrom('clusters').selectAll().where('id', '=', c.id).executeTakeFirstOrThrow()
+    ).status_changed_at;
     expect(unknownSince).toBe(t.clock.now());
     expect(await openIncidents()).toEqual([]);
 

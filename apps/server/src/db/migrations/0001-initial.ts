@@ -143,7 +143,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('started_at', 'text')
     .addPrimaryKeyConstraint('cluster_pods_pk', ['cluster_id', 'namespace', 'name'])
     .execute();
-  await db.schema.createIndex('cluster_pods_status').on('cluster_pods').columns(['status']).execute();
+  // Covers status-filtered fleet pod listings in key order (keyset pagination without a sort).
+  await db.schema
+    .createIndex('cluster_pods_status')
+    .on('cluster_pods')
+    .columns(['status', 'cluster_id', 'namespace', 'name'])
+    .execute();
 
   await db.schema
     .createTable('cluster_images')

@@ -151,7 +151,10 @@ export class HeartbeatService {
     const reply: HeartbeatReply = { ack: hb.seq, heartbeatIntervalSeconds: this.config.heartbeatIntervalSeconds };
     if (!applied) {
       reply.resendFull = true;
-      this.logger.debug({ clusterId: agent.clusterId, mode: hb.inventory.mode }, 'asked the agent for a full inventory');
+      this.logger.debug(
+        { clusterId: agent.clusterId, mode: hb.inventory.mode },
+        'asked the agent for a full inventory',
+      );
     }
     return reply;
   }

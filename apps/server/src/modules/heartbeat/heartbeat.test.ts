@@ -249,7 +249,8 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     return res.json<HeartbeatReply>();
   }
 
-  const clusterRow = (id: string) => db().selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const clusterRow = (id: string) =>
+    db().selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const snapshot = (id: string) =>
     db().selectFrom('cluster_snapshots').selectAll().where('cluster_id', '=', id).executeTakeFirst();
   const podRows = (id: string) =>
@@ -261,7 +262,9 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
         r.pods,
       ]),
     );
-  const docOf = async (id: string): Promise<{ nodes: Node[]; pods: Pod[]; workloads: Workload[]; events: KubeEvent[]; usage: unknown }> =>
+  const docOf = async (
+    id: string,
+  ): Promise<{ nodes: Node[]; pods: Pod[]; workloads: Workload[]; events: KubeEvent[]; usage: unknown }> =>
     JSON.parse((await snapshot(id))?.doc ?? 'null');
 
   it('stores a gzipped full heartbeat as one document, summary columns and derived rows', async () => {
@@ -313,7 +316,12 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       ['worker-1', 'crashloop', 7, 0, 1],
     ]);
     expect(JSON.parse(pods[0]?.images ?? '[]')).toEqual(['ghcr.io/acme/api:1.0.0', 'envoyproxy/envoy:v1.30.1']);
-    expect(pods[0]).toMatchObject({ node_name: 'node-1', owner_kind: 'Deployment', owner_name: 'api', phase: 'Running' });
+    expect(pods[0]).toMatchObject({
+      node_name: 'node-1',
+      owner_kind: 'Deployment',
+      owner_name: 'api',
+      phase: 'Running',
+    });
     expect(pods[1]?.node_name).toBeNull();
     expect(await imageRows(c.id)).toEqual({
       'ghcr.io/acme/api:1.0.0': 2,
@@ -487,7 +495,13 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     const c = await createCluster();
     await ok(c.key, heartbeat(1, full('h1')));
     const s = t.services;
-    const restarted = new HeartbeatService(new HeartbeatRepository(s.database.db), s.clock, s.config, s.logger, s.metrics);
+    const restarted = new HeartbeatService(
+      new HeartbeatRepository(s.database.db),
+      s.clock,
+      s.config,
+      s.logger,
+      s.metrics,
+    );
     const agent = await restarted.authenticate(`Bearer ${c.key}`);
     await restarted.ingest(agent, heartbeat(2, full('h2', PODS.slice(1))));
     expect((await podRows(c.id)).map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1']);
@@ -502,12 +516,21 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
   it('commits heartbeats in batches, answers each after its commit, and writes the rest on flush', async () => {
     const clusters = await Promise.all([1, 2, 3, 4].map(() => createCluster()));
     const s = t.services;
-    const service = new HeartbeatService(new HeartbeatRepository(s.database.db), s.clock, s.config, s.logger, s.metrics, {
-      writer: { maxBatchItems: 3, maxBatchBytes: 64 * MiB, maxDelayMs: 3_600_000 },
-    });
+    const service = new HeartbeatService(
+      new HeartbeatRepository(s.database.db),
+      s.clock,
+      s.config,
+      s.logger,
+      s.metrics,
+      {
+        writer: { maxBatchItems: 3, maxBatchBytes: 64 * MiB, maxDelayMs: 3_600_000 },
+      },
+    );
     const agents = await Promise.all(clusters.map((c) => service.authenticate(`Bearer ${c.key}`)));
     // Three heartbeats fill a batch and are answered once it is committed.
-    const replies = await Promise.all(agents.slice(0, 3).map((a, i) => service.ingest(a, heartbeat(10 + i, full(`b${i}`)))));
+    const replies = await Promise.all(
+      agents.slice(0, 3).map((a, i) => service.ingest(a, heartbeat(10 + i, full(`b${i}`)))),
+    );
     expect(replies.map((r) => r.ack)).toEqual([10, 11, 12]);
     const rows = await Promise.all(clusters.map((c) => clusterRow(c.id)));
     expect(rows.map((r) => r.last_seq)).toEqual([10, 11, 12, null]);

@@ -337,7 +337,11 @@ export class InventoryState {
   }
 }
 
-function diffImages(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, out: DerivedChanges): void {
+function diffImages(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  out: DerivedChanges,
+): void {
   for (const [image, pods] of after) if (before.get(image) !== pods) out.imageUpserts.push({ image, pods });
   for (const image of before.keys()) if (!after.has(image)) out.imageDeletes.push(image);
 }
