@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
 import { AGENT_KEY_PREFIX, type Heartbeat, type Inventory } from '@niro/protocol';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
 import {
@@ -31,6 +32,7 @@ import {
 const PARSE_SECONDS = 2;
 const WARMUP_SECONDS = 1;
 const INGEST_SECONDS = 5;
+const FLOOR_SECONDS = 2;
 const VARIANTS = 12;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 
@@ -46,12 +48,17 @@ type Result = {
   bodyBytes: number;
   clusters: number;
   parsePerSecond: number;
+  floorPerSecond: number;
   ingestPerSecond: number;
   p50Ms: number;
   p99Ms: number;
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** `NIRO_BENCH_ONLY=2000:full` runs one scenario (pods:mode), for profiling; nothing is recorded then. */
+const only = process.env.NIRO_BENCH_ONLY;
+const selected = (size: Size, mode: string): boolean => only === undefined || only === `${size.pods}:${mode}`;
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -67,25 +74,41 @@ async function main(): Promise<void> {
       const keys = await createClusters(server, size);
       log(`${size.label}: full ${kb(bodies.full)} KB, same ${kb(bodies.same)} KB, ${size.clusters} clusters`);
 
-      const fullParse = parseRate(bodies.full);
-      const fullIngest = await ingestRate(server, keys, bodies.full);
-      results.push({ size: size.label, mode: 'full', bodyBytes: avgBytes(bodies.full), clusters: keys.length, parsePerSecond: fullParse, ...fullIngest });
-      log(`  full: JSON.parse ${fullParse.toFixed(0)}/s, ingest ${fullIngest.ingestPerSecond.toFixed(0)}/s`);
-
-      // The server holds each cluster's inventory (sent by the full run); now the steady state.
-      const sameParse = parseRate(bodies.same);
-      const sameIngest = await ingestRate(server, keys, bodies.same);
-      results.push({ size: size.label, mode: 'same', bodyBytes: avgBytes(bodies.same), clusters: keys.length, parsePerSecond: sameParse, ...sameIngest });
-      log(`  same: JSON.parse ${sameParse.toFixed(0)}/s, ingest ${sameIngest.ingestPerSecond.toFixed(0)}/s`);
+      // `same` runs second: the full run leaves every cluster on the inventory it refers to.
+      for (const mode of ['full', 'same'] as const) {
+        if (!selected(size, mode)) {
+          if (mode === 'full') await ingestRate(server, keys, bodies.full, 0);
+          continue;
+        }
+        const list = bodies[mode];
+        const parsePerSecond = parseRate(list);
+        const floorPerSecond = await httpFloorRate(list, keys.length);
+        const ingest = await ingestRate(server, keys, list, INGEST_SECONDS);
+        results.push({
+          size: size.label,
+          mode,
+          bodyBytes: avgBytes(list),
+          clusters: keys.length,
+          parsePerSecond,
+          floorPerSecond,
+          ...ingest,
+        });
+        log(
+          `  ${mode}: JSON.parse ${parsePerSecond.toFixed(0)}/s, HTTP floor ${floorPerSecond.toFixed(0)}/s, ` +
+            `ingest ${ingest.ingestPerSecond.toFixed(0)}/s`,
+        );
+      }
     }
   } finally {
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
   const section = report(results, (performance.now() - started) / 1000);
-  fs.appendFileSync(path.join(here, 'RESULTS.md'), section);
   log(`\n${section}`);
-  log('appended to bench/RESULTS.md');
+  if (only === undefined) {
+    fs.appendFileSync(path.join(here, 'RESULTS.md'), section);
+    log('appended to bench/RESULTS.md');
+  }
 }
 
 /** Full bodies: each variant differs from the previous by one pod's restart; same bodies: fresh usage. */
@@ -104,7 +127,12 @@ function buildBodies(size: Size): { full: string[]; same: string[] } {
   const full: string[] = [];
   for (let i = 0; i < VARIANTS; i++) {
     for (let tries = 0; tries < 50; tries++) {
-      const next = mutateInventory(inv, rng, { now: NOW, restartChance: 1, replaceChance: 0, crashloopRestartChance: 0 });
+      const next = mutateInventory(inv, rng, {
+        now: NOW,
+        restartChance: 1,
+        replaceChance: 0,
+        crashloopRestartChance: 0,
+      });
       if (next !== inv) {
         inv = next;
         break;
@@ -142,7 +170,10 @@ async function createClusters(server: RunningServer, size: Size): Promise<string
   const db = server.services.database.db;
   const now = Date.now();
   const orgId = `bench-org-${size.pods}`;
-  await db.insertInto('orgs').values({ id: orgId, parent_id: null, path: `/${orgId}/`, name: orgId, created_at: now }).execute();
+  await db
+    .insertInto('orgs')
+    .values({ id: orgId, parent_id: null, path: `/${orgId}/`, name: orgId, created_at: now })
+    .execute();
   const keys: string[] = [];
   for (let i = 0; i < size.clusters; i++) {
     const key = `${AGENT_KEY_PREFIX}bench-${size.pods}-${i}-${createHash('sha256').update(String(Math.random())).digest('hex')}`;
@@ -209,11 +240,48 @@ function parseRate(bodies: string[]): number {
   return rate;
 }
 
+/**
+ * The same requests against a bare Fastify route that only parses the JSON body and answers a
+ * constant: what `app.inject()` plus Fastify cost before any ingest work, for context.
+ */
+async function httpFloorRate(bodies: string[], concurrency: number): Promise<number> {
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  app.post('/floor', async () => ({ ack: 1, heartbeatIntervalSeconds: 15 }));
+  await app.ready();
+  const phase = async (seconds: number): Promise<number> => {
+    const end = performance.now() + seconds * 1000;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, k) => {
+        let i = k % bodies.length;
+        while (performance.now() < end) {
+          await app.inject({
+            method: 'POST',
+            url: '/floor',
+            headers: { authorization: 'Bearer niro_ak_floor', 'content-type': 'application/json' },
+            payload: bodies[i] ?? '',
+          });
+          done++;
+          i = (i + 1) % bodies.length;
+        }
+      }),
+    );
+    return done;
+  };
+  await phase(WARMUP_SECONDS / 2);
+  const t0 = performance.now();
+  const n = await phase(FLOOR_SECONDS);
+  const rate = n / ((performance.now() - t0) / 1000);
+  await app.close();
+  return rate;
+}
+
 /** Every cluster sends its bodies one after another (one in flight per cluster), until the deadline. */
 async function ingestRate(
   server: RunningServer,
   keys: string[],
   bodies: string[],
+  seconds: number,
 ): Promise<{ ingestPerSecond: number; p50Ms: number; p99Ms: number }> {
   const send = async (key: string, payload: string): Promise<void> => {
     const res = await server.app.inject({
@@ -247,8 +315,8 @@ async function ingestRate(
   await Promise.all(keys.map((key) => send(key, bodies[bodies.length - 1] ?? '')));
   const latencies: number[] = [];
   const t0 = performance.now();
-  const n = await phase(INGEST_SECONDS, latencies);
-  const rate = n / ((performance.now() - t0) / 1000);
+  const n = await phase(seconds, latencies);
+  const rate = n / Math.max((performance.now() - t0) / 1000, 1e-9);
   // Leave every cluster on the base inventory, which the `same` bodies refer to.
   await Promise.all(keys.map((key) => send(key, bodies[bodies.length - 1] ?? '')));
   latencies.sort((a, b) => a - b);
@@ -266,17 +334,20 @@ function report(results: Result[], seconds: number): string {
     `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     '- Path: `app.inject()` into a real server (routing, agent-key check, JSON parse, schema validation,',
     '  inventory apply, group-commit write to SQLite in WAL mode, reply), no TCP; one heartbeat in',
-    '  flight per cluster. `full`: every heartbeat changes one pod (document, summary and that pod\'s',
+    "  flight per cluster. `full`: every heartbeat changes one pod (document, summary and that pod's",
     '  rows rewritten). `same`: inventory unchanged, fresh usage (liveness columns only).',
     '- JSON.parse: the same body strings in a loop on the same core, in the same run.',
+    '- HTTP floor: the same requests, same concurrency, to a bare Fastify route that only parses the',
+    '  body and answers a constant (no auth, validation or storage): the ceiling `app.inject()` allows.',
     '',
-    '| cluster | mode | body | clusters | JSON.parse/s | ingest/s | ingest / parse | p50 | p99 |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| cluster | mode | body | clusters | JSON.parse/s | HTTP floor/s | ingest/s | ingest / parse | ingest / floor | p50 | p99 |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
         `| ${r.size} | ${r.mode} | ${(r.bodyBytes / 1024).toFixed(1)} KB | ${r.clusters} | ${r.parsePerSecond.toFixed(0)} | ` +
-        `${r.ingestPerSecond.toFixed(0)} | ${((100 * r.ingestPerSecond) / r.parsePerSecond).toFixed(0)} % | ` +
-        `${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms |`,
+        `${r.floorPerSecond.toFixed(0)} | ${r.ingestPerSecond.toFixed(0)} | ` +
+        `${((100 * r.ingestPerSecond) / r.parsePerSecond).toFixed(0)} % | ` +
+        `${((100 * r.ingestPerSecond) / r.floorPerSecond).toFixed(0)} % | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms |`,
     ),
     '',
     `Run time ${seconds.toFixed(0)} s.`,

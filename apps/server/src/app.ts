@@ -35,6 +35,8 @@ export async function buildApp(services: Services): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only: a text/plain body (what a cross-site form can send) is a 415 everywhere.
+  app.removeContentTypeParser('text/plain');
 
   // Gzip request bodies, decoded as a stream under the route's body limit.
   app.addHook('preParsing', async (req, _reply, payload) => {

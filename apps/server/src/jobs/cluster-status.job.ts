@@ -11,6 +11,7 @@ import {
   IncidentsRepository,
   clusterOfflineFingerprint,
   type IncidentSeverity,
+  type NewIncident,
 } from '../modules/incidents/incidents.repository.js';
 
 export type ClusterStatus = ClustersTable['status'];
@@ -116,9 +117,11 @@ export class ClusterStatusJob {
       else worst.set(i.clusterId, Math.max(worst.get(i.clusterId) ?? 0, SEVERITY_RANK[i.severity]));
     }
 
-    const target = new Map<string, ClusterStatus>();
+    // Statuses first (compare-and-set), so an incident only opens for a cluster that is offline.
+    const status = new Map<string, ClusterStatus>();
     for (const c of clusters) {
-      target.set(c.id, this.statusOf(c, now, unknownAfterMs, offlineAfterMs, worst.get(c.id) ?? 0));
+      const next = this.statusOf(c, now, unknownAfterMs, offlineAfterMs, worst.get(c.id) ?? 0);
+      status.set(c.id, next !== c.status && (await this.setStatus(c, next, now)) ? next : c.status);
     }
 
     // Mass silence: clusters already accounted for by their own offline incident are left out,
@@ -129,10 +132,10 @@ export class ClusterStatusJob {
     const silent = enrolled.filter((c) => c.last_heartbeat_at !== null && now - c.last_heartbeat_at >= unknownAfterMs);
     const massSilence = silent.length >= this.options.massSilenceMinClusters && silent.length * 2 > enrolled.length;
 
-    const offlineWithoutIncident = clusters.filter((c) => target.get(c.id) === 'offline' && !offlineOpen.has(c.id));
+    const offlineWithoutIncident = clusters.filter((c) => status.get(c.id) === 'offline' && !offlineOpen.has(c.id));
     if (massSilence) {
       if (!fleetOpen && offlineWithoutIncident.length > 0) {
-        await this.incidents.open(
+        await this.openIncident(
           {
             orgId: null,
             clusterId: null,
@@ -156,7 +159,7 @@ export class ClusterStatusJob {
         this.logger.info('the fleet reports again: fleet_connectivity resolved');
       }
       for (const c of offlineWithoutIncident) {
-        await this.incidents.open(
+        await this.openIncident(
           {
             orgId: c.org_id,
             clusterId: c.id,
@@ -173,17 +176,21 @@ export class ClusterStatusJob {
     }
     // A cluster reporting again had its offline incident resolved by the ingest; this catches
     // any left over (say, from a heartbeat that raced this pass).
-    const back = [...offlineOpen].filter((id) => target.has(id) && target.get(id) !== 'offline');
+    const back = [...offlineOpen].filter((id) => status.has(id) && status.get(id) !== 'offline');
     if (back.length > 0) await this.incidents.resolve(back.map(clusterOfflineFingerprint), now);
 
     const counts = new Map<ClusterStatus, number>(STATUSES.map((s) => [s, 0]));
-    for (const c of clusters) {
-      const next = target.get(c.id) ?? c.status;
-      let status = c.status;
-      if (next !== c.status && (await this.setStatus(c, next, now))) status = next;
-      counts.set(status, (counts.get(status) ?? 0) + 1);
+    for (const s of status.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
+    for (const [s, n] of counts) this.metrics.clustersByStatus.labels(s).set(n);
+  }
+
+  /** A cluster deleted during the pass makes its insert fail; that must not stop the pass. */
+  private async openIncident(incident: NewIncident, now: number): Promise<void> {
+    try {
+      await this.incidents.open(incident, now);
+    } catch (err) {
+      this.logger.warn({ err, clusterId: incident.clusterId, type: incident.type }, 'could not open an incident');
     }
-    for (const [status, n] of counts) this.metrics.clustersByStatus.labels(status).set(n);
   }
 
   private statusOf(

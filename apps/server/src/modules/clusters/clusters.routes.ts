@@ -14,6 +14,7 @@ import {
   UpdateClusterRequest,
 } from '@niro/protocol';
 import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { App } from '../../lib/http.js';
 import type { Services } from '../../services.js';
 import { auditActor, requirePrincipal } from '../auth/principal.js';
@@ -111,12 +112,13 @@ export function registerClusterRoutes(app: App, services: Services): void {
         summary: 'Delete a cluster with its snapshot and tokens; its agent key stops working',
         security,
         params: ClusterIdParams,
+        response: { 204: Type.Null({ description: 'No content' }) },
       },
     },
     async (req, reply) => {
       const { scope, ctx } = await caller(req);
       await clusters.delete(scope, req.params.id, ctx);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { ClusterPodsTable, Database } from '../../db/schema.js';
+import type { ClusterImagesTable, ClusterPodsTable, ClusterSnapshotsTable, Database } from '../../db/schema.js';
 import { IncidentsRepository, clusterOfflineFingerprint } from '../incidents/incidents.repository.js';
 import type { DerivedChanges, InventorySummary, PodRow } from './inventory.model.js';
 
@@ -30,7 +30,7 @@ export type WriteItem = {
 };
 
 export type StoredSnapshot = { hash: string; doc: string; updatedAt: number };
-export type StoredDerived = { pods: Map<string, { row: PodRow }>; images: Map<string, number> };
+export type StoredDerived = { pods: Map<string, PodRow>; images: Map<string, number> };
 
 /** Rows per multi-row statement: well under both dialects' parameter limits (SQLite 32766). */
 const ROWS_PER_STATEMENT = 250;
@@ -81,7 +81,7 @@ export class HeartbeatRepository {
       this.db.selectFrom('cluster_images').select(['image', 'pods']).where('cluster_id', '=', clusterId).execute(),
     ]);
     return {
-      pods: new Map(pods.map((r) => [`${r.namespace}/${r.name}`, { row: podRowFromDb(r) }])),
+      pods: new Map(pods.map((r) => [`${r.namespace}/${r.name}`, podRowFromDb(r)])),
       images: new Map(images.map((r) => [r.image, r.pods])),
     };
   }
@@ -115,27 +115,8 @@ export class HeartbeatRepository {
       const withSummary = applied.filter((i) => i.summary !== undefined);
       for (const chunk of chunks(withSummary, ROWS_PER_STATEMENT)) await updateSummaries(trx, chunk);
 
-      for (const item of applied) {
-        if (item.snapshot !== undefined) {
-          await trx
-            .insertInto('cluster_snapshots')
-            .values({
-              cluster_id: item.clusterId,
-              hash: item.snapshot.hash,
-              doc: item.snapshot.doc,
-              updated_at: item.liveness.at,
-            })
-            .onConflict((oc) =>
-              oc.column('cluster_id').doUpdateSet((eb) => ({
-                hash: eb.ref('excluded.hash'),
-                doc: eb.ref('excluded.doc'),
-                updated_at: eb.ref('excluded.updated_at'),
-              })),
-            )
-            .execute();
-        }
-        if (item.derived !== undefined) await writeDerived(trx, item.clusterId, item.derived);
-      }
+      await upsertSnapshots(trx, applied);
+      await writeDerived(trx, applied);
       return accepted;
     });
   }
@@ -193,34 +174,79 @@ async function updateSummaries(trx: Transaction<Database>, items: readonly Write
     where clusters.id = v.id`.execute(trx);
 }
 
-async function writeDerived(trx: Transaction<Database>, clusterId: string, d: DerivedChanges): Promise<void> {
-  for (const keys of chunks(d.podDeletes, ROWS_PER_STATEMENT)) {
+/** Documents per statement: few, as each can be a megabyte or more. */
+const SNAPSHOTS_PER_STATEMENT = 32;
+const SNAPSHOT_BYTES_PER_STATEMENT = 16 * 1024 * 1024;
+
+async function upsertSnapshots(trx: Transaction<Database>, items: readonly WriteItem[]): Promise<void> {
+  const rows: ClusterSnapshotsTable[] = [];
+  let bytes = 0;
+  const write = async (): Promise<void> => {
+    if (rows.length === 0) return;
     await trx
-      .deleteFrom('cluster_pods')
-      .where('cluster_id', '=', clusterId)
-      .where(sql<string>`namespace || '/' || name`, 'in', keys)
-      .execute();
-  }
-  for (const rows of chunks(d.podUpserts, POD_ROWS_PER_STATEMENT)) {
-    await trx
-      .insertInto('cluster_pods')
-      .values(
-        rows.map((r) => ({
-          cluster_id: clusterId,
-          namespace: r.namespace,
-          name: r.name,
-          phase: r.phase,
-          status: r.status,
-          node_name: r.nodeName,
-          restarts: r.restarts,
-          ready_containers: r.readyContainers,
-          total_containers: r.totalContainers,
-          images: JSON.stringify(r.images),
-          owner_kind: r.ownerKind,
-          owner_name: r.ownerName,
-          started_at: r.startedAt,
+      .insertInto('cluster_snapshots')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.column('cluster_id').doUpdateSet((eb) => ({
+          hash: eb.ref('excluded.hash'),
+          doc: eb.ref('excluded.doc'),
+          updated_at: eb.ref('excluded.updated_at'),
         })),
       )
+      .execute();
+    rows.length = 0;
+    bytes = 0;
+  };
+  for (const i of items) {
+    if (i.snapshot === undefined) continue;
+    if (rows.length >= SNAPSHOTS_PER_STATEMENT || bytes + i.snapshot.doc.length > SNAPSHOT_BYTES_PER_STATEMENT) {
+      await write();
+    }
+    rows.push({ cluster_id: i.clusterId, hash: i.snapshot.hash, doc: i.snapshot.doc, updated_at: i.liveness.at });
+    bytes += i.snapshot.doc.length;
+  }
+  await write();
+}
+
+/** Derived rows of the whole batch: deletes per cluster (rare), upserts in multi-row statements. */
+async function writeDerived(trx: Transaction<Database>, items: readonly WriteItem[]): Promise<void> {
+  const pods: ClusterPodsTable[] = [];
+  const images: ClusterImagesTable[] = [];
+  for (const { clusterId, derived: d } of items) {
+    if (d === undefined) continue;
+    for (const keys of chunks(d.podDeletes, ROWS_PER_STATEMENT)) {
+      await trx
+        .deleteFrom('cluster_pods')
+        .where('cluster_id', '=', clusterId)
+        .where(sql<string>`namespace || '/' || name`, 'in', keys)
+        .execute();
+    }
+    for (const list of chunks(d.imageDeletes, ROWS_PER_STATEMENT)) {
+      await trx.deleteFrom('cluster_images').where('cluster_id', '=', clusterId).where('image', 'in', list).execute();
+    }
+    for (const r of d.podUpserts) {
+      pods.push({
+        cluster_id: clusterId,
+        namespace: r.namespace,
+        name: r.name,
+        phase: r.phase,
+        status: r.status,
+        node_name: r.nodeName,
+        restarts: r.restarts,
+        ready_containers: r.readyContainers,
+        total_containers: r.totalContainers,
+        images: JSON.stringify(r.images),
+        owner_kind: r.ownerKind,
+        owner_name: r.ownerName,
+        started_at: r.startedAt,
+      });
+    }
+    for (const r of d.imageUpserts) images.push({ cluster_id: clusterId, image: r.image, pods: r.pods });
+  }
+  for (const rows of chunks(pods, POD_ROWS_PER_STATEMENT)) {
+    await trx
+      .insertInto('cluster_pods')
+      .values(rows)
       .onConflict((oc) =>
         oc.columns(['cluster_id', 'namespace', 'name']).doUpdateSet((eb) => ({
           phase: eb.ref('excluded.phase'),
@@ -237,13 +263,10 @@ async function writeDerived(trx: Transaction<Database>, clusterId: string, d: De
       )
       .execute();
   }
-  for (const images of chunks(d.imageDeletes, ROWS_PER_STATEMENT)) {
-    await trx.deleteFrom('cluster_images').where('cluster_id', '=', clusterId).where('image', 'in', images).execute();
-  }
-  for (const rows of chunks(d.imageUpserts, ROWS_PER_STATEMENT)) {
+  for (const rows of chunks(images, ROWS_PER_STATEMENT)) {
     await trx
       .insertInto('cluster_images')
-      .values(rows.map((r) => ({ cluster_id: clusterId, image: r.image, pods: r.pods })))
+      .values(rows)
       .onConflict((oc) => oc.columns(['cluster_id', 'image']).doUpdateSet((eb) => ({ pods: eb.ref('excluded.pods') })))
       .execute();
   }

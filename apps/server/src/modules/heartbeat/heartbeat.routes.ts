@@ -1,6 +1,8 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DeltaInventory, FullInventory, Heartbeat, HeartbeatReply, SameInventory } from '@niro/protocol';
-import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyBodyParser, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { Type, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import { UnauthorizedError } from '../../errors.js';
 import type { App } from '../../lib/http.js';
 import { RequestValidationError, createValidatorCompiler } from '../../lib/validation.js';
@@ -17,69 +19,116 @@ type Mode = (typeof MODES)[number];
 
 /**
  * Agent protocol 3.2. The agent is authenticated by its key before the body is read, so an
- * unauthenticated client never gets a 16 MiB body parsed.
+ * unauthenticated client never gets a 16 MiB body parsed. The route lives in its own plugin
+ * scope for its JSON parser (below).
  */
 export function registerHeartbeatRoutes(app: App, services: Services): void {
   const { heartbeat, metrics } = services;
   const agents = new WeakMap<FastifyRequest, AgentIdentity>();
   const validator = heartbeatValidator();
-  app.post(
-    HEARTBEAT_PATH,
-    {
-      bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES,
-      // Tens of heartbeats a second would drown the log; rejections are counted in metrics.
-      logLevel: 'warn',
-      schema: {
-        tags: ['agent'],
-        summary: 'Report the cluster state (inventory full, delta or same) and liveness',
-        description:
-          'Authorization: Bearer niro_ak_… (the agent key). The body may be gzipped (Content-Encoding: gzip). ' +
-          'The reply carries resendFull when the server does not hold the inventory the heartbeat refers to.',
-        security: [{ bearer: [] }],
-        body: Heartbeat,
-        response: { 200: HeartbeatReply },
+  void app.register(async (instance) => {
+    const scope: App = instance.withTypeProvider<TypeBoxTypeProvider>();
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, fastJsonParser(scope));
+    scope.post(
+      HEARTBEAT_PATH,
+      {
+        bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES,
+        // Tens of heartbeats a second would drown the log; rejections are counted in metrics.
+        logLevel: 'warn',
+        schema: {
+          tags: ['agent'],
+          summary: 'Report the cluster state (inventory full, delta or same) and liveness',
+          description:
+            'Authorization: Bearer niro_ak_… (the agent key). The body may be gzipped (Content-Encoding: gzip). ' +
+            'The reply carries resendFull when the server does not hold the inventory the heartbeat refers to.',
+          security: [{ bearer: [] }],
+          body: Heartbeat,
+          response: { 200: HeartbeatReply },
+        },
+        validatorCompiler: () => validator,
+        onRequest: async (req) => {
+          const length = Number(req.headers['content-length']);
+          if (Number.isFinite(length) && length > 0) metrics.heartbeatBytes.inc(length);
+          agents.set(req, await heartbeat.authenticate(req.headers.authorization));
+        },
+        onSend: async (_req, reply, payload) => {
+          if (reply.statusCode >= 400) metrics.heartbeatsRejected.labels(errorCodeOf(payload)).inc();
+          return payload;
+        },
       },
-      validatorCompiler: () => validator,
-      onRequest: async (req) => {
-        const length = Number(req.headers['content-length']);
-        if (Number.isFinite(length) && length > 0) metrics.heartbeatBytes.inc(length);
-        agents.set(req, await heartbeat.authenticate(req.headers.authorization));
+      async (req) => {
+        const agent = agents.get(req);
+        if (agent === undefined) throw new UnauthorizedError('invalid_agent_key', 'The agent key is missing');
+        return heartbeat.ingest(agent, req.body);
       },
-      onSend: async (_req, reply, payload) => {
-        if (reply.statusCode >= 400) metrics.heartbeatsRejected.labels(errorCodeOf(payload)).inc();
-        return payload;
-      },
-    },
-    async (req) => {
-      const agent = agents.get(req);
-      if (agent === undefined) throw new UnauthorizedError('invalid_agent_key', 'The agent key is missing');
-      return heartbeat.ingest(agent, req.body);
-    },
-  );
+    );
+  });
+}
+
+/**
+ * Fastify's JSON parser scans every body for prototype-poisoning keys with two regular
+ * expressions, a third of the parse time of a 1.5 MB heartbeat. A plain substring search finds
+ * the same candidates (and escaped keys, via `\u`) far faster; only bodies that contain one go
+ * through the careful parser, which rejects poisoned ones as before.
+ */
+function fastJsonParser(scope: App): FastifyBodyParser<string> {
+  const careful = scope.getDefaultJsonParser('error', 'error');
+  return (req, body, done) => {
+    if (body === '' || body.includes('__proto__') || body.includes('constructor') || body.includes('\\u')) {
+      careful(req, body, done);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch (err) {
+      done(err instanceof Error ? err : new SyntaxError(String(err)), undefined);
+      return;
+    }
+    done(null, value);
+  };
 }
 
 /**
  * Validates against the schema of the heartbeat's own inventory mode, so errors name the fields
  * of that mode (a union would also report what the other modes lack) and only one mode's
- * schema runs. Unknown fields stay allowed: newer agents may add some.
+ * schema runs. The verdict comes from TypeBox's compiled check, about five times faster than
+ * Ajv on a large inventory, except for `usage`: a record of thousands of pairs, where Ajv's loop
+ * allocates nothing and TypeBox's builds an entry array per pod (measured: more garbage, slower
+ * under load). Ajv, the app's validator, also runs on a rejected body to name the fields.
+ * Unknown fields stay allowed: newer agents may add some.
  */
 function heartbeatValidator(): FastifyValidationResult {
   const compile = createValidatorCompiler();
-  const withInventory = (inventory: TSchema): TSchema =>
+  const ajv = (schema: TSchema): FastifyValidationResult =>
+    compile({ schema, method: 'POST', url: HEARTBEAT_PATH, httpPart: 'body' });
+  const withInventory = (inventory: TSchema, usage: TSchema = Heartbeat.properties.usage): TSchema =>
     Type.Object({
       ...Heartbeat.properties,
       // Stored as a bigint and echoed back: must stay an exact integer.
       seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
       inventory,
+      usage,
     });
-  const def = (schema: TSchema): FastifyValidationResult =>
-    compile({ schema, method: 'POST', url: HEARTBEAT_PATH, httpPart: 'body' });
-  const byMode: Record<Mode, FastifyValidationResult> = {
-    full: def(withInventory(FullInventory)),
-    delta: def(withInventory(DeltaInventory)),
-    same: def(withInventory(SameInventory)),
+  const usage = ajv(Heartbeat.properties.usage);
+  const usageValid = (data: Record<string, unknown>): boolean => {
+    if (data.usage === undefined) return true;
+    const result: unknown = usage(data.usage);
+    return result === true || (isRecord(result) && result.error === undefined);
   };
-  const whole = def(Heartbeat);
+  const def = (inventory: TSchema): FastifyValidationResult => {
+    const check = Compile(withInventory(inventory, Type.Optional(Type.Unknown())));
+    const explain = ajv(withInventory(inventory));
+    return (data: unknown) =>
+      check.Check(data) && isRecord(data) && usageValid(data) ? { value: data } : explain(data);
+  };
+  const byMode: Record<Mode, FastifyValidationResult> = {
+    full: def(FullInventory),
+    delta: def(DeltaInventory),
+    same: def(SameInventory),
+  };
+  const whole = ajv(Heartbeat);
   const fail = (field: string, message: string) => ({ error: new RequestValidationError([{ field, message }]) });
   return (data: unknown) => {
     if (!isRecord(data) || data.inventory === undefined) return whole(data);

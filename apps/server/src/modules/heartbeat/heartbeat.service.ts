@@ -167,10 +167,11 @@ export class HeartbeatService {
     now: number,
     item: WriteItem,
   ): Promise<boolean> {
-    const next = InventoryState.fromLists(inv.nodes, inv.pods ?? [], inv.workloads);
+    const built = InventoryState.fromLists(inv.nodes, inv.pods ?? [], inv.workloads);
+    const next = built.inventory;
     const previous = this.inventories.get(clusterId)?.inventory;
     // Without the previous inventory in memory, diff against the rows as stored.
-    const derived = diffDerived(previous ?? (await this.repo.loadDerived(clusterId)), next);
+    const derived = diffDerived(previous ?? (await this.repo.loadDerived(clusterId)), built);
     if (hasDerivedChanges(derived)) item.derived = derived;
     this.remember(clusterId, next);
     const unchanged = previous !== undefined && state.hash === inv.hash && next.sameItemsAs(previous);
@@ -194,7 +195,10 @@ export class HeartbeatService {
   ): Promise<boolean> {
     if (state.hash !== inv.baseHash) return false;
     const current = this.inventories.get(clusterId)?.inventory ?? (await this.loadInventory(clusterId, inv.baseHash));
-    if (current === null) return false;
+    if (current === null) {
+      state.hash = null;
+      return false;
+    }
     const derived = current.applyDelta(inv);
     this.remember(clusterId, current);
     if (derived === null && inv.hash === state.hash) {
@@ -219,10 +223,13 @@ export class HeartbeatService {
     if (state.hash !== hash) return false;
     if (!this.detailsDue(state, hb, now)) return true;
     const current = this.inventories.get(clusterId)?.inventory ?? (await this.loadInventory(clusterId, hash));
-    if (current !== null) {
-      this.remember(clusterId, current);
-      this.writeDoc(state, current, hb, now, item);
+    if (current === null) {
+      // The stored snapshot is not the one remembered: start over from a full inventory.
+      state.hash = null;
+      return false;
     }
+    this.remember(clusterId, current);
+    this.writeDoc(state, current, hb, now, item);
     return true;
   }
 
@@ -289,7 +296,7 @@ export class HeartbeatService {
       this.logger.warn({ clusterId }, 'stored snapshot is unreadable; asking the agent for a full inventory');
       return null;
     }
-    return InventoryState.fromLists(doc.nodes, doc.pods, doc.workloads);
+    return InventoryState.fromLists(doc.nodes, doc.pods, doc.workloads).inventory;
   }
 
   /** Keeps an inventory in memory (most recently used) and evicts the coldest beyond the budget. */

@@ -578,6 +578,15 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     expect(incident).toMatchObject({ state: 'resolved', resolved_at: t.clock.now(), open_fingerprint: null });
   });
 
+  it('documents the route in the OpenAPI document', async () => {
+    const doc = (await t.app.inject('/api/openapi.json')).json<{
+      paths: Record<string, { post?: { tags?: string[]; requestBody?: unknown } }>;
+    }>();
+    const op = doc.paths[URL_PATH]?.post;
+    expect(op?.tags).toEqual(['agent']);
+    expect(JSON.stringify(op?.requestBody)).toContain('inventory');
+  });
+
   it('ignores unknown fields, so newer agents can add some', async () => {
     const c = await createCluster();
     const body = {
@@ -629,6 +638,13 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
         status: 400,
         code: 'invalid_request',
         message: /body\.inventory\.pods\[0\]\.containers\[0\]\.restarts/,
+      },
+      {
+        name: 'a malformed usage pair',
+        send: () => post(c.key, { ...good(), usage: { nodes: { 'node-1': [1200] } } }),
+        status: 400,
+        code: 'invalid_request',
+        message: /body\.usage\.nodes/,
       },
       {
         name: 'an unknown inventory mode',

@@ -11,8 +11,9 @@ import {
 /**
  * The server's picture of one cluster's inventory, kept per cluster in memory (ADR 0002).
  * Items are held as their JSON text (what the snapshot document is assembled from) plus the
- * few derived numbers the summary and the `cluster_pods` rows need, never as object trees:
- * text is about a third of the memory and an unchanged item is never serialised again.
+ * few figures the summary and image counts need, not as object trees: about as compact, and an
+ * unchanged item is never serialised again, so a delta or a document refresh costs only what
+ * changed.
  */
 
 export type PodStatus = 'running' | 'pending' | 'succeeded' | 'failed' | 'crashloop' | 'unknown';
@@ -36,7 +37,8 @@ export type PodRow = {
 export type NodeEntry = { json: string; ready: boolean; cpuMilli: number; memoryBytes: number };
 export type PodEntry = {
   json: string;
-  row: PodRow;
+  status: PodStatus;
+  images: string[];
   /** Requests count only while the pod is not terminated (phase Succeeded or Failed). */
   cpuRequestsMilli: number;
   memoryRequestsBytes: number;
@@ -67,17 +69,23 @@ export type DerivedChanges = {
   imageDeletes: string[];
 };
 
-/** Rough per-entry overhead (Map slot, entry object, row) on top of the JSON text, for the budget. */
-const ENTRY_OVERHEAD_BYTES = 96;
-const POD_ROW_OVERHEAD_BYTES = 320;
+/**
+ * Heap estimate for the memory budget, calibrated on testkit clusters (ADR 0002): V8 keeps
+ * strings from JSON.stringify with about a third of slack, and each entry costs its key, its
+ * Map slot and its object (a pod's also its image list).
+ */
+const HEAP_PER_JSON_CHAR = 1.35;
+const ENTRY_OVERHEAD_BYTES = 200;
+const POD_ENTRY_OVERHEAD_BYTES = 150;
 
 /** Reported numbers are unbounded in the protocol; stored ones must fit the columns (bigint, int4). */
 const MAX_INT4 = 2_147_483_647;
 const clamp = (n: number, max: number): number => (Number.isFinite(n) ? Math.min(Math.max(Math.round(n), 0), max) : 0);
 const round = (n: number | undefined): number => (n === undefined ? 0 : clamp(n, Number.MAX_SAFE_INTEGER));
 
+const crashLooping = (c: Container): boolean => c.state === 'waiting' && c.reason === 'CrashLoopBackOff';
+
 export function podStatusOf(pod: Pod): PodStatus {
-  const crashLooping = (c: Container): boolean => c.state === 'waiting' && c.reason === 'CrashLoopBackOff';
   if (pod.containers.some(crashLooping) || (pod.initContainers ?? []).some(crashLooping)) return 'crashloop';
   switch (pod.phase) {
     case 'Running':
@@ -147,8 +155,7 @@ function nodeEntry(node: Node): NodeEntry {
   };
 }
 
-function podEntry(pod: Pod): PodEntry {
-  const row = podRowOf(pod);
+function podEntry(pod: Pod, row: PodRow): PodEntry {
   let cpu = 0;
   let memory = 0;
   if (pod.phase !== 'Succeeded' && pod.phase !== 'Failed') {
@@ -157,11 +164,17 @@ function podEntry(pod: Pod): PodEntry {
       memory += round(c.requests.memoryBytes);
     }
   }
-  return { json: JSON.stringify(pod), row, cpuRequestsMilli: cpu, memoryRequestsBytes: memory };
+  return {
+    json: JSON.stringify(pod),
+    status: row.status,
+    images: row.images,
+    cpuRequestsMilli: cpu,
+    memoryRequestsBytes: memory,
+  };
 }
 
-const podEntryBytes = (e: PodEntry): number => e.json.length + ENTRY_OVERHEAD_BYTES + POD_ROW_OVERHEAD_BYTES;
-const textEntryBytes = (json: string): number => json.length + ENTRY_OVERHEAD_BYTES;
+const textEntryBytes = (json: string): number => Math.ceil(json.length * HEAP_PER_JSON_CHAR) + ENTRY_OVERHEAD_BYTES;
+const podEntryBytes = (e: PodEntry): number => textEntryBytes(e.json) + POD_ENTRY_OVERHEAD_BYTES;
 
 /** The latest inventory of one cluster: maps keyed by "name", "ns/name" and "Kind/ns/name". */
 export class InventoryState {
@@ -173,12 +186,26 @@ export class InventoryState {
   /** Approximate heap bytes held, for the cache budget. */
   bytes = 0;
 
-  static fromLists(nodes: readonly Node[], pods: readonly Pod[], workloads: readonly Workload[]): InventoryState {
+  /**
+   * A full inventory. `rows` holds each pod's `cluster_pods` row for the diff against the
+   * previous inventory; it is not kept.
+   */
+  static fromLists(
+    nodes: readonly Node[],
+    pods: readonly Pod[],
+    workloads: readonly Workload[],
+  ): { inventory: InventoryState; rows: Map<string, PodRow> } {
     const inv = new InventoryState();
+    const rows = new Map<string, PodRow>();
     for (const n of nodes) inv.setNode(n);
-    for (const p of pods) inv.setPod(podKey(p), podEntry(p));
+    for (const p of pods) {
+      const key = podKey(p);
+      const row = podRowOf(p);
+      rows.set(key, row);
+      inv.setPod(key, podEntry(p, row));
+    }
     for (const w of workloads) inv.setWorkload(w);
-    return inv;
+    return { inventory: inv, rows };
   }
 
   private setNode(node: Node): NodeEntry | undefined {
@@ -203,7 +230,7 @@ export class InventoryState {
     this.deletePod(key);
     this.pods.set(key, entry);
     this.bytes += podEntryBytes(entry);
-    for (const img of entry.row.images) this.images.set(img, (this.images.get(img) ?? 0) + 1);
+    for (const img of entry.images) this.images.set(img, (this.images.get(img) ?? 0) + 1);
   }
 
   private deletePod(key: string): PodEntry | undefined {
@@ -211,7 +238,7 @@ export class InventoryState {
     if (old === undefined) return undefined;
     this.pods.delete(key);
     this.bytes -= podEntryBytes(old);
-    for (const img of old.row.images) {
+    for (const img of old.images) {
       const n = (this.images.get(img) ?? 0) - 1;
       if (n > 0) this.images.set(img, n);
       else this.images.delete(img);
@@ -225,7 +252,8 @@ export class InventoryState {
    */
   applyDelta(delta: DeltaInventory): DerivedChanges | null {
     let changed = false;
-    const touchedPods = new Map<string, PodEntry | undefined>();
+    const removedPods = new Set<string>();
+    const upsertedRows = new Map<string, PodRow>();
     const imagesBefore = new Map(this.images);
 
     for (const name of delta.remove.nodes ?? []) {
@@ -243,8 +271,9 @@ export class InventoryState {
       changed = true;
     }
     for (const key of delta.remove.pods ?? []) {
-      if (!touchedPods.has(key)) touchedPods.set(key, this.pods.get(key));
-      if (this.deletePod(key) !== undefined) changed = true;
+      if (this.deletePod(key) === undefined) continue;
+      removedPods.add(key);
+      changed = true;
     }
     for (const n of delta.upsert.nodes ?? []) {
       const before = this.nodes.get(n.name)?.json;
@@ -259,23 +288,22 @@ export class InventoryState {
     }
     for (const p of delta.upsert.pods ?? []) {
       const key = podKey(p);
-      if (!touchedPods.has(key)) touchedPods.set(key, this.pods.get(key));
-      const entry = podEntry(p);
+      const row = podRowOf(p);
+      const entry = podEntry(p, row);
       if (this.pods.get(key)?.json === entry.json) continue;
       this.setPod(key, entry);
+      removedPods.delete(key);
+      upsertedRows.set(key, row);
       changed = true;
     }
     if (!changed) return null;
 
-    const out: DerivedChanges = { podUpserts: [], podDeletes: [], imageUpserts: [], imageDeletes: [] };
-    for (const [key, before] of touchedPods) {
-      const now = this.pods.get(key);
-      if (now === undefined) {
-        if (before !== undefined) out.podDeletes.push(key);
-      } else if (before === undefined || (before.json !== now.json && !podRowsEqual(before.row, now.row))) {
-        out.podUpserts.push(now.row);
-      }
-    }
+    const out: DerivedChanges = {
+      podUpserts: [...upsertedRows.values()],
+      podDeletes: [...removedPods],
+      imageUpserts: [],
+      imageDeletes: [],
+    };
     diffImages(imagesBefore, this.images, out);
     return out;
   }
@@ -314,7 +342,7 @@ export class InventoryState {
       s.memoryCapacityBytes += n.memoryBytes;
     }
     for (const p of this.pods.values()) {
-      const st = p.row.status;
+      const st = p.status;
       if (st === 'running') s.podsRunning++;
       else if (st === 'pending') s.podsPending++;
       else if (st === 'failed' || st === 'crashloop') s.podsFailed++;
@@ -346,19 +374,27 @@ function diffImages(
   for (const image of before.keys()) if (!after.has(image)) out.imageDeletes.push(image);
 }
 
-/** Rows that turn the `previous` derived rows into those of `next` (a full inventory). */
+/**
+ * Rows that turn the previous inventory's rows into those of a full inventory: against the
+ * previous inventory in memory a pod whose JSON is unchanged is skipped; against the rows as
+ * stored, a pod whose row is unchanged.
+ */
 export function diffDerived(
-  previous: { pods: ReadonlyMap<string, { row: PodRow; json?: string }>; images: ReadonlyMap<string, number> },
-  next: InventoryState,
+  previous: InventoryState | { pods: ReadonlyMap<string, PodRow>; images: ReadonlyMap<string, number> },
+  next: { inventory: InventoryState; rows: ReadonlyMap<string, PodRow> },
 ): DerivedChanges {
   const out: DerivedChanges = { podUpserts: [], podDeletes: [], imageUpserts: [], imageDeletes: [] };
-  for (const [key, entry] of next.pods) {
-    const old = previous.pods.get(key);
-    if (old === undefined) out.podUpserts.push(entry.row);
-    else if (old.json !== entry.json && !podRowsEqual(old.row, entry.row)) out.podUpserts.push(entry.row);
+  for (const [key, row] of next.rows) {
+    if (previous instanceof InventoryState) {
+      const old = previous.pods.get(key);
+      if (old === undefined || old.json !== next.inventory.pods.get(key)?.json) out.podUpserts.push(row);
+    } else {
+      const old = previous.pods.get(key);
+      if (old === undefined || !podRowsEqual(old, row)) out.podUpserts.push(row);
+    }
   }
-  for (const key of previous.pods.keys()) if (!next.pods.has(key)) out.podDeletes.push(key);
-  diffImages(previous.images, next.images, out);
+  for (const key of previous.pods.keys()) if (!next.inventory.pods.has(key)) out.podDeletes.push(key);
+  diffImages(previous.images, next.inventory.images, out);
   return out;
 }
 
