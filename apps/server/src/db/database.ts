@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
@@ -14,6 +15,18 @@ export type DatabaseHandle = {
   migrate(): Promise<void>;
   close(): Promise<void>;
 };
+
+/**
+ * better-sqlite3 12 wraps its objects with node::ObjectWrap, which Node 24.19+ aborts on when the
+ * garbage collector frees a statement outside a JavaScript context; version 13 (Node-API, with
+ * prebuilt binaries) fixes that but crashes on Node 20. So each Node line gets the release that
+ * works on it; both expose the same API. See docs/adr/0005-sqlite-driver-per-node-version.md.
+ */
+function loadSqliteDriver(): typeof BetterSqlite3 {
+  const require = createRequire(import.meta.url);
+  const major = Number(process.versions.node.split('.')[0]);
+  return (major >= 22 ? require('better-sqlite3-napi') : require('better-sqlite3')) as typeof BetterSqlite3;
+}
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -42,6 +55,7 @@ export function openDatabase(
   let dialect: DatabaseHandle['dialect'];
   if (database.kind === 'sqlite') {
     if (database.file !== ':memory:') fs.mkdirSync(path.dirname(database.file), { recursive: true, mode: 0o700 });
+    const SqliteDatabase = loadSqliteDriver();
     const sqlite = new SqliteDatabase(database.file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
