@@ -69,4 +69,6 @@ export async function createUserWithToken(
   return { userId: user.id, orgId, token, email, password };
 }
 
+export type TestUser = Awaited<ReturnType<typeof createUserWithToken>>;
+
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

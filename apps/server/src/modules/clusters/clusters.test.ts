@@ -1,19 +1,19 @@
 import type { Cluster, ClusterList, CreateClusterResponse } from '@niro/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, createUserWithToken, type TestApp } from '../../test-support/app.js';
+import { bearer, createTestApp, createUserWithToken, type TestApp, type TestUser } from '../../test-support/app.js';
+import { postEnroll } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
 
-type User = Awaited<ReturnType<typeof createUserWithToken>>;
 type ErrorReply = { error: { code: string; message: string; details?: { fields?: { field: string }[] } } };
 
 describeEachDatabase('clusters API', (dialect) => {
   let t: TestApp;
   /** Org A: owner, admin, member, viewer. Org B: its own owner. */
-  let owner: User;
-  let adminA: User;
-  let memberA: User;
-  let viewerA: User;
-  let ownerB: User;
+  let owner: TestUser;
+  let adminA: TestUser;
+  let memberA: TestUser;
+  let viewerA: TestUser;
+  let ownerB: TestUser;
 
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -25,7 +25,7 @@ describeEachDatabase('clusters API', (dialect) => {
   });
   afterAll(() => t.dispose());
 
-  const call = (user: User | null, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
+  const call = (user: TestUser | null, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
     t.app.inject({
       method,
       url,
@@ -33,7 +33,7 @@ describeEachDatabase('clusters API', (dialect) => {
       ...(payload === undefined ? {} : { payload: payload as object }),
     });
 
-  async function create(user: User, payload: Record<string, unknown>): Promise<CreateClusterResponse> {
+  async function create(user: TestUser, payload: Record<string, unknown>): Promise<CreateClusterResponse> {
     const res = await call(user, 'POST', '/api/v1/clusters', payload);
     expect(res.statusCode, res.body).toBe(201);
     return res.json<CreateClusterResponse>();
@@ -360,15 +360,7 @@ describeEachDatabase('clusters API', (dialect) => {
       expect((await call(adminA, 'GET', `/api/v1/clusters/${doomed.cluster.id}`)).statusCode).toBe(404);
       expect((await call(adminA, 'DELETE', `/api/v1/clusters/${doomed.cluster.id}`)).statusCode).toBe(404);
       // ENR-7: the deleted cluster's enrollment token no longer works.
-      const reuse = await t.app.inject({
-        method: 'POST',
-        url: '/api/agent/v1/enroll',
-        payload: {
-          token: doomed.enrollment.token,
-          agent: { version: '0.1.0' },
-          cluster: { kubernetesVersion: 'v1.31', distribution: 'k3s', uid: 'u' },
-        },
-      });
+      const reuse = await postEnroll(t, doomed.enrollment.token);
       expect(reuse.statusCode).toBe(401);
       const audit = await t.services.database.db
         .selectFrom('audit_log')

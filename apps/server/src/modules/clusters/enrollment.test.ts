@@ -6,20 +6,15 @@ import {
 } from '@niro/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../lib/ids.js';
-import { bearer, createTestApp, createUserWithToken, type TestApp } from '../../test-support/app.js';
+import { bearer, createTestApp, createUserWithToken, type TestApp, type TestUser } from '../../test-support/app.js';
+import { createTestCluster, enrollRequest, postEnroll } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 
-const enrollBody = (token: string, uid = 'kube-system-uid-1') => ({
-  token,
-  agent: { version: '0.1.0' },
-  cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid },
-});
-
 describeEachDatabase('enrollment', (dialect) => {
   let t: TestApp;
-  let admin: Awaited<ReturnType<typeof createUserWithToken>>;
+  let admin: TestUser;
   /** Every token and key created here, to check none reaches a log line or the audit log. */
   const secrets: string[] = [];
   let clusterSeq = 0;
@@ -32,20 +27,14 @@ describeEachDatabase('enrollment', (dialect) => {
   afterAll(() => t.dispose());
 
   async function createCluster(name = `enroll-${++clusterSeq}`): Promise<CreateClusterResponse> {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/clusters',
-      headers: bearer(admin.token),
-      payload: { name, environment: 'production' },
-    });
-    expect(res.statusCode).toBe(201);
-    const body = res.json<CreateClusterResponse>();
-    secrets.push(body.enrollment.token);
-    return body;
+    const created = await createTestCluster(t, { owner: admin, name, environment: 'production' });
+    secrets.push(created.enrollment.token);
+    return created;
   }
 
+  /** Sends `enrollRequest(token, uid)` (agent 0.1.0 on k3s v1.31.4+k3s1); any answer. */
   async function enroll(token: string, uid?: string) {
-    const res = await t.app.inject({ method: 'POST', url: '/api/agent/v1/enroll', payload: enrollBody(token, uid) });
+    const res = await postEnroll(t, token, uid);
     if (res.statusCode === 200) secrets.push(res.json<EnrollResponse>().agentKey);
     return res;
   }
@@ -174,7 +163,7 @@ describeEachDatabase('enrollment', (dialect) => {
     const mistyped = await t.app.inject({
       method: 'POST',
       url: '/api/agent/v1/enroll',
-      payload: { ...enrollBody(enrollment.token), agent: { version: 1 } },
+      payload: { ...enrollRequest(enrollment.token), agent: { version: 1 } },
     });
     expect(mistyped.statusCode).toBe(400);
     expect(mistyped.json<{ error: { message: string } }>().error.message).toContain('body.agent.version');
@@ -187,7 +176,7 @@ describeEachDatabase('enrollment', (dialect) => {
     const res = await t.app.inject({
       method: 'POST',
       url: '/api/agent/v1/enroll',
-      payload: { ...enrollBody(enrollment.token), future: { field: true } },
+      payload: { ...enrollRequest(enrollment.token), future: { field: true } },
     });
     expect(res.statusCode).toBe(200);
     secrets.push(res.json<EnrollResponse>().agentKey);
@@ -198,7 +187,7 @@ describeEachDatabase('enrollment', (dialect) => {
     const res = await t.app.inject({
       method: 'POST',
       url: '/api/agent/v1/enroll',
-      payload: { ...enrollBody(enrollment.token), padding: 'x'.repeat(17 * 1024) },
+      payload: { ...enrollRequest(enrollment.token), padding: 'x'.repeat(17 * 1024) },
     });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ error: { code: 'body_too_large' } });

@@ -3,10 +3,7 @@ import type {
   ClusterNodeList,
   ClusterWorkloadList,
   Container,
-  CreateClusterResponse,
-  EnrollResponse,
   FleetResponse,
-  Heartbeat,
   ImageList,
   KubeEvent,
   Node,
@@ -14,12 +11,18 @@ import type {
   PodPage,
   Workload,
 } from '@niro/protocol';
-import { hashInventory } from '@niro/testkit';
+import { buildFullHeartbeat, type ClusterInventory, type HeartbeatOptions } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, createUserWithToken, type TestApp } from '../../test-support/app.js';
+import { bearer, createTestApp, createUserWithToken, type TestApp, type TestUser } from '../../test-support/app.js';
+import {
+  createTestCluster,
+  enrollTestCluster,
+  reenrollTestCluster,
+  type EnrolledTestCluster,
+  type TestCluster,
+} from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
-
-type User = Awaited<ReturnType<typeof createUserWithToken>>;
+import { postHeartbeat, sendHeartbeat } from '../../test-support/heartbeats.js';
 
 const MI = 1024 * 1024;
 
@@ -93,27 +96,11 @@ function event(name: string, reason: string, lastTimestamp: string): KubeEvent {
   };
 }
 
-function fullHeartbeat(
-  seq: number,
-  inv: { nodes: Node[]; pods: Pod[]; workloads: Workload[] },
-  extra: Partial<Heartbeat> = {},
-): Heartbeat {
-  return {
-    seq,
-    sentAt: '2026-03-01T12:00:00Z',
-    agent: { version: '0.1.0', capabilities: { pods: true, logs: false, apply: false, selfUpdate: false } },
-    cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s' },
-    inventory: { mode: 'full', hash: hashInventory(inv), ...inv },
-    events: [],
-    ...extra,
-  };
-}
-
 describeEachDatabase('fleet read API', (dialect) => {
   let t: TestApp;
-  let ownerA: User;
-  let viewerA: User;
-  let ownerB: User;
+  let ownerA: TestUser;
+  let viewerA: TestUser;
+  let ownerB: TestUser;
 
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -123,46 +110,23 @@ describeEachDatabase('fleet read API', (dialect) => {
   });
   afterAll(() => t.dispose());
 
-  const get = (user: User, url: string, headers: Record<string, string> = {}) =>
+  const get = (user: TestUser, url: string, headers: Record<string, string> = {}) =>
     t.app.inject({ url, headers: { ...bearer(user.token), ...headers } });
 
-  async function createCluster(user: User, payload: Record<string, unknown>): Promise<CreateClusterResponse> {
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/clusters', headers: bearer(user.token), payload });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json<CreateClusterResponse>();
-  }
-
-  async function enroll(token: string): Promise<EnrollResponse> {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/agent/v1/enroll',
-      payload: {
-        token,
-        agent: { version: '0.1.0' },
-        cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid: token.slice(-12) },
-      },
-    });
-    expect(res.statusCode, res.body).toBe(200);
-    return res.json<EnrollResponse>();
-  }
-
-  async function heartbeat(agentKey: string, hb: Heartbeat) {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/agent/v1/heartbeat',
-      headers: bearer(agentKey),
-      payload: hb,
-    });
-    await t.services.heartbeat.flush();
-    return res;
-  }
+  const fullHeartbeat = (seq: number, inv: ClusterInventory, extra: Partial<HeartbeatOptions> = {}) =>
+    buildFullHeartbeat(inv, { seq, now: t.clock.now(), ...extra });
 
   describe('GET /fleet', () => {
-    let first: CreateClusterResponse;
+    let first: TestCluster;
 
     beforeAll(async () => {
-      first = await createCluster(ownerA, { name: 'etag-a', environment: 'production', labels: { site: 'lisbon' } });
-      await createCluster(ownerB, { name: 'etag-b' });
+      first = await createTestCluster(t, {
+        owner: ownerA,
+        name: 'etag-a',
+        environment: 'production',
+        labels: { site: 'lisbon' },
+      });
+      await createTestCluster(t, { owner: ownerB, name: 'etag-b' });
     });
 
     it('summarises every visible cluster with totals and a strong ETag', async () => {
@@ -241,12 +205,12 @@ describeEachDatabase('fleet read API', (dialect) => {
   });
 
   describe('with heartbeats (POST /api/agent/v1/heartbeat)', () => {
-    let alpha: CreateClusterResponse;
-    let gamma: CreateClusterResponse;
-    let alphaKey: string;
+    let alpha: EnrolledTestCluster;
+    let gamma: EnrolledTestCluster;
+    /** Gamma's current agent key; re-enrollment below replaces it. */
     let gammaKey: string;
     const alphaPods: Pod[] = [];
-    const gammaInventory = {
+    const gammaInventory: ClusterInventory = {
       nodes: [node('gamma-node')],
       pods: [
         pod('shop', 'web-000', 'ghcr.io/acme/web:1.4.2'),
@@ -256,10 +220,9 @@ describeEachDatabase('fleet read API', (dialect) => {
     };
 
     beforeAll(async () => {
-      alpha = await createCluster(ownerA, { name: 'hb-alpha', environment: 'production' });
-      gamma = await createCluster(ownerB, { name: 'hb-gamma' });
-      alphaKey = (await enroll(alpha.enrollment.token)).agentKey;
-      gammaKey = (await enroll(gamma.enrollment.token)).agentKey;
+      alpha = await enrollTestCluster(t, { owner: ownerA, name: 'hb-alpha', environment: 'production' });
+      gamma = await enrollTestCluster(t, { owner: ownerB, name: 'hb-gamma' });
+      gammaKey = gamma.agentKey;
 
       for (let i = 0; i < 240; i++)
         alphaPods.push(pod('shop', `web-${String(i).padStart(3, '0')}`, 'ghcr.io/acme/web:1.4.2'));
@@ -279,8 +242,9 @@ describeEachDatabase('fleet read API', (dialect) => {
         pods: alphaPods,
         workloads: [workload('shop', 'web', 240), workload('kube-system', 'coredns', 9)],
       };
-      const res = await heartbeat(
-        alphaKey,
+      await sendHeartbeat(
+        t,
+        alpha.agentKey,
         fullHeartbeat(1, inv, {
           usage: { nodes: { 'node-1': [1200, 3000 * MI] } },
           events: [
@@ -289,13 +253,11 @@ describeEachDatabase('fleet read API', (dialect) => {
           ],
         }),
       );
-      expect(res.statusCode, res.body).toBe(200);
-      const gammaRes = await heartbeat(gammaKey, fullHeartbeat(1, gammaInventory));
-      expect(gammaRes.statusCode, gammaRes.body).toBe(200);
+      await sendHeartbeat(t, gamma.agentKey, fullHeartbeat(1, gammaInventory));
     });
 
     it('shows the reported nodes with usage, workloads and events of one cluster', async () => {
-      const nodes = (await get(viewerA, `/api/v1/clusters/${alpha.cluster.id}/nodes`)).json<ClusterNodeList>();
+      const nodes = (await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/nodes`)).json<ClusterNodeList>();
       expect(nodes.items.map((n) => [n.name, n.ready])).toEqual([
         ['node-1', true],
         ['node-2', false],
@@ -305,7 +267,7 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(nodes.items[0]?.capacity).toEqual({ cpuMilli: 4000, memoryBytes: 8192 * MI, pods: 110 });
 
       const workloads = (
-        await get(viewerA, `/api/v1/clusters/${alpha.cluster.id}/workloads`)
+        await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/workloads`)
       ).json<ClusterWorkloadList>();
       expect(workloads.items.map((w) => `${w.namespace}/${w.name}`)).toEqual(['kube-system/coredns', 'shop/web']);
       expect(workloads.items[1]).toMatchObject({
@@ -314,12 +276,12 @@ describeEachDatabase('fleet read API', (dialect) => {
         template: { metadata: { labels: { app: 'web' } } },
       });
 
-      const events = (await get(viewerA, `/api/v1/clusters/${alpha.cluster.id}/events`)).json<ClusterEventList>();
+      const events = (await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/events`)).json<ClusterEventList>();
       expect(events.items.map((e) => e.reason)).toEqual(['Unhealthy', 'BackOff']);
     });
 
     it('shows the heartbeat’s summary in the cluster and the fleet', async () => {
-      const cluster = (await get(viewerA, `/api/v1/clusters/${alpha.cluster.id}`)).json<{
+      const cluster = (await get(viewerA, `/api/v1/clusters/${alpha.clusterId}`)).json<{
         summary: { nodesTotal: number; nodesReady: number; podsTotal: number };
         lastHeartbeatAt: string | null;
         capabilities: unknown;
@@ -328,7 +290,7 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(cluster.lastHeartbeatAt).not.toBeNull();
       expect(cluster.capabilities).toEqual({ pods: true, logs: false, apply: false, selfUpdate: false });
       const fleet = (await get(viewerA, '/api/v1/fleet')).json<FleetResponse>();
-      const item = fleet.clusters.find((c) => c.id === alpha.cluster.id);
+      const item = fleet.clusters.find((c) => c.id === alpha.clusterId);
       expect(item?.summary).toMatchObject({ nodesTotal: 2, nodesReady: 1, podsTotal: 250 });
       expect(fleet.totals.nodes).toBe(2);
       expect(fleet.totals.pods).toBe(250);
@@ -356,14 +318,14 @@ describeEachDatabase('fleet read API', (dialect) => {
     });
 
     it('filters pods by cluster, namespace, status and name', async () => {
-      const pods = async (user: User, query: string) =>
+      const pods = async (user: TestUser, query: string) =>
         (await get(user, `/api/v1/pods?${query}`)).json<PodPage>().items;
-      const inNs = await pods(viewerA, `cluster=${alpha.cluster.id}&namespace=kube-system&limit=1000`);
+      const inNs = await pods(viewerA, `cluster=${alpha.clusterId}&namespace=kube-system&limit=1000`);
       expect(inNs).toHaveLength(9);
       const pending = await pods(viewerA, 'status=pending');
       expect(pending.map((p) => p.name)).toEqual(['worker-0']);
       expect(pending[0]).toMatchObject({
-        clusterId: alpha.cluster.id,
+        clusterId: alpha.clusterId,
         clusterName: 'hb-alpha',
         namespace: 'shop',
         phase: 'Pending',
@@ -388,10 +350,10 @@ describeEachDatabase('fleet read API', (dialect) => {
         'web-239',
       ]);
       // The per-cluster route takes the same filters.
-      const perCluster = await get(viewerA, `/api/v1/clusters/${alpha.cluster.id}/pods?namespace=shop&status=pending`);
+      const perCluster = await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/pods?namespace=shop&status=pending`);
       expect(perCluster.json<PodPage>().items.map((p) => p.name)).toEqual(['worker-0']);
       // Org B sees only its own cluster's pods, whichever cluster it names.
-      expect(await pods(ownerB, `cluster=${alpha.cluster.id}`)).toEqual([]);
+      expect(await pods(ownerB, `cluster=${alpha.clusterId}`)).toEqual([]);
       expect((await pods(ownerB, 'limit=1000')).map((p) => p.clusterName)).toEqual(['hb-gamma', 'hb-gamma']);
     });
 
@@ -413,15 +375,15 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(a.items).toEqual([
         {
           image: 'ghcr.io/acme/web:1.4.2',
-          clusters: [{ clusterId: alpha.cluster.id, clusterName: 'hb-alpha', pods: 240 }],
+          clusters: [{ clusterId: alpha.clusterId, clusterName: 'hb-alpha', pods: 240 }],
         },
         {
           image: 'ghcr.io/acme/worker:2.0',
-          clusters: [{ clusterId: alpha.cluster.id, clusterName: 'hb-alpha', pods: 1 }],
+          clusters: [{ clusterId: alpha.clusterId, clusterName: 'hb-alpha', pods: 1 }],
         },
         {
           image: 'rancher/mirrored-coredns-coredns:1.12.0',
-          clusters: [{ clusterId: alpha.cluster.id, clusterName: 'hb-alpha', pods: 9 }],
+          clusters: [{ clusterId: alpha.clusterId, clusterName: 'hb-alpha', pods: 9 }],
         },
       ]);
       const filtered = (await get(viewerA, '/api/v1/images?q=ACME/W')).json<ImageList>();
@@ -430,39 +392,33 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(limited.items.map((i) => i.image)).toEqual(['ghcr.io/acme/web:1.4.2']);
       const b = (await get(ownerB, '/api/v1/images')).json<ImageList>();
       expect(b.items.map((i) => i.image)).toEqual(['ghcr.io/acme/web:1.4.2', 'registry.b.example/secret-app:9']);
-      expect(b.items[0]?.clusters).toEqual([{ clusterId: gamma.cluster.id, clusterName: 'hb-gamma', pods: 1 }]);
+      expect(b.items[0]?.clusters).toEqual([{ clusterId: gamma.clusterId, clusterName: 'hb-gamma', pods: 1 }]);
     });
 
     it('re-enrollment makes the old agent key stop working', async () => {
-      const issued = await t.app.inject({
-        method: 'POST',
-        url: `/api/v1/clusters/${gamma.cluster.id}/enrollment-token`,
-        headers: bearer(ownerB.token),
-      });
-      expect(issued.statusCode).toBe(201);
-      const renewed = await enroll(issued.json<{ token: string }>().token);
+      const renewedKey = await reenrollTestCluster(t, gamma);
       const hb = fullHeartbeat(1, gammaInventory);
-      expect((await heartbeat(gammaKey, hb)).statusCode).toBe(401);
-      expect((await heartbeat(renewed.agentKey, hb)).statusCode).toBe(200);
-      gammaKey = renewed.agentKey;
+      expect((await postHeartbeat(t, gammaKey, hb)).statusCode).toBe(401);
+      expect((await postHeartbeat(t, renewedKey, hb)).statusCode).toBe(200);
+      gammaKey = renewedKey;
     });
 
     it('deleting a cluster removes its pods and images and its agent key stops working', async () => {
       expect((await get(ownerB, '/api/v1/pods')).json<PodPage>().items).toHaveLength(2);
       const del = await t.app.inject({
         method: 'DELETE',
-        url: `/api/v1/clusters/${gamma.cluster.id}`,
+        url: `/api/v1/clusters/${gamma.clusterId}`,
         headers: bearer(ownerB.token),
       });
       expect(del.statusCode).toBe(204);
       expect((await get(ownerB, '/api/v1/pods')).json()).toEqual({ items: [], nextCursor: null });
       expect((await get(ownerB, '/api/v1/images')).json()).toEqual({ items: [] });
       const hb = fullHeartbeat(2, gammaInventory);
-      expect((await heartbeat(gammaKey, hb)).statusCode).toBe(401);
+      expect((await postHeartbeat(t, gammaKey, hb)).statusCode).toBe(401);
       const left = await t.services.database.db
         .selectFrom('cluster_snapshots')
         .select('cluster_id')
-        .where('cluster_id', '=', gamma.cluster.id)
+        .where('cluster_id', '=', gamma.clusterId)
         .execute();
       expect(left).toEqual([]);
     });

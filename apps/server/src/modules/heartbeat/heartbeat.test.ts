@@ -3,24 +3,30 @@ import {
   AGENT_KEY_PREFIX,
   type Container,
   type Heartbeat,
-  type HeartbeatReply,
   type Inventory,
   type KubeEvent,
   type Node,
   type Pod,
   type Workload,
 } from '@niro/protocol';
+import { buildHeartbeat, type HeartbeatOptions } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newId, newSecret, sha256Hex } from '../../lib/ids.js';
-import { createTestApp, type TestApp } from '../../test-support/app.js';
+import { newSecret, sha256Hex } from '../../lib/ids.js';
+import { bearer, createTestApp, type TestApp } from '../../test-support/app.js';
+import { enrollTestCluster, reenrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
+import {
+  HEARTBEAT_PATH,
+  postHeartbeat,
+  sendHeartbeat,
+  type PostHeartbeatOptions,
+} from '../../test-support/heartbeats.js';
 import { IncidentsRepository, clusterOfflineFingerprint } from '../incidents/incidents.repository.js';
 import { HeartbeatRepository } from './heartbeat.repository.js';
 import { HeartbeatService } from './heartbeat.service.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const URL_PATH = '/api/agent/v1/heartbeat';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: a small cluster whose summary can be checked by hand.
@@ -159,18 +165,18 @@ const full = (hash: string, pods: Pod[] = PODS): Inventory => ({
   workloads: WORKLOADS,
 });
 
-function heartbeat(seq: number, inventory: Inventory, over: Partial<Heartbeat> = {}): Heartbeat {
-  return {
+const heartbeat = (seq: number, inventory: Inventory, over: Partial<HeartbeatOptions> = {}): Heartbeat =>
+  buildHeartbeat(inventory, {
     seq,
-    sentAt: '2026-03-01T12:00:00Z',
-    agent: { version: '0.1.0', capabilities: { pods: true, logs: true, apply: false, selfUpdate: false } },
-    cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s' },
-    inventory,
+    now: Date.parse('2026-03-01T12:00:00Z'),
+    agentVersion: '0.1.0',
+    capabilities: { pods: true, logs: true, apply: false, selfUpdate: false },
+    kubernetesVersion: 'v1.31.4+k3s1',
+    distribution: 'k3s',
     usage: USAGE,
     events: EVENTS,
     ...over,
-  };
-}
+  });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -182,72 +188,23 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
   afterAll(() => t.dispose());
 
   const db = () => t.services.database.db;
-  let seq = 0;
 
-  /** A cluster row with an agent key, as enrollment leaves it. */
-  async function createCluster(): Promise<{ id: string; key: string; orgId: string }> {
-    const now = t.clock.now();
-    const orgId = newId(now);
-    const id = newId(now);
-    const key = newSecret(AGENT_KEY_PREFIX);
-    await db()
-      .insertInto('orgs')
-      .values({ id: orgId, parent_id: null, path: `/${orgId}/`, name: `org ${orgId}`, created_at: now })
-      .execute();
-    await db()
-      .insertInto('clusters')
-      .values({
-        id,
-        org_id: orgId,
-        name: `cluster-${++seq}`,
-        environment: 'production',
-        labels: '{}',
-        status: 'pending',
-        status_changed_at: now,
-        created_at: now,
-        updated_at: now,
-        agent_key_hash: sha256Hex(key),
-        enrolled_at: now,
-        cluster_uid: null,
-        last_heartbeat_at: null,
-        last_seq: null,
-        agent_version: null,
-        kubernetes_version: null,
-        distribution: null,
-        capabilities: null,
-        nodes_total: 0,
-        nodes_ready: 0,
-        pods_total: 0,
-        pods_running: 0,
-        pods_pending: 0,
-        pods_failed: 0,
-        cpu_capacity_milli: 0,
-        memory_capacity_bytes: 0,
-        cpu_requests_milli: 0,
-        memory_requests_bytes: 0,
-        cpu_usage_milli: null,
-        memory_usage_bytes: null,
-      })
-      .execute();
-    return { id, key, orgId };
-  }
-
-  function post(key: string | null, body: unknown, opts: { gzip?: boolean; raw?: string | Buffer } = {}) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (key !== null) headers.authorization = `Bearer ${key}`;
-    let payload: string | Buffer = opts.raw ?? JSON.stringify(body);
-    if (opts.gzip === true) {
-      headers['content-encoding'] = 'gzip';
-      if (opts.raw === undefined) payload = gzipSync(payload);
-    }
-    return t.app.inject({ method: 'POST', url: URL_PATH, headers, payload });
-  }
-
-  async function ok(key: string, body: Heartbeat, opts: { gzip?: boolean } = {}): Promise<HeartbeatReply> {
-    const res = await post(key, body, opts);
-    expect(res.statusCode, res.body).toBe(200);
-    return res.json<HeartbeatReply>();
-  }
+  /** An enrolled cluster, in an org of its own, that has sent no heartbeat yet. */
+  const createCluster = () => enrollTestCluster(t, { environment: 'production' });
+  const post = (agentKey: string | null, body: unknown, opts: PostHeartbeatOptions = {}) =>
+    postHeartbeat(t, agentKey, body, opts);
+  const ok = (agentKey: string, body: Heartbeat, opts: { gzip?: boolean } = {}) =>
+    sendHeartbeat(t, agentKey, body, opts);
+  /** Another service on the same database with nothing in memory, as after a restart. */
+  const freshService = (options?: ConstructorParameters<typeof HeartbeatService>[5]) =>
+    new HeartbeatService(
+      new HeartbeatRepository(t.services.database.db),
+      t.services.clock,
+      t.services.config,
+      t.services.logger,
+      t.services.metrics,
+      options,
+    );
 
   const clusterRow = (id: string) =>
     db().selectFrom('clusters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -269,10 +226,10 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
 
   it('stores a gzipped full heartbeat as one document, summary columns and derived rows', async () => {
     const c = await createCluster();
-    const reply = await ok(c.key, heartbeat(1, full('h1')), { gzip: true });
+    const reply = await ok(c.agentKey, heartbeat(1, full('h1')), { gzip: true });
     expect(reply).toEqual({ ack: 1, heartbeatIntervalSeconds: 15 });
 
-    const row = await clusterRow(c.id);
+    const row = await clusterRow(c.clusterId);
     expect(row).toMatchObject({
       status: 'healthy',
       status_changed_at: t.clock.now(),
@@ -299,16 +256,16 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     });
     expect(JSON.parse(row.capabilities ?? 'null')).toEqual({ pods: true, logs: true, apply: false, selfUpdate: false });
 
-    const snap = await snapshot(c.id);
+    const snap = await snapshot(c.clusterId);
     expect(snap?.hash).toBe('h1');
-    const doc = await docOf(c.id);
+    const doc = await docOf(c.clusterId);
     expect(doc.nodes).toEqual(NODES);
     expect(doc.pods).toEqual(PODS);
     expect(doc.workloads).toEqual(WORKLOADS);
     expect(doc.events).toEqual(EVENTS);
     expect(doc.usage).toEqual(USAGE);
 
-    const pods = await podRows(c.id);
+    const pods = await podRows(c.clusterId);
     expect(pods.map((p) => [p.name, p.status, p.restarts, p.ready_containers, p.total_containers])).toEqual([
       ['api-1', 'running', 3, 1, 2],
       ['api-2', 'pending', 0, 0, 1],
@@ -323,7 +280,7 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       phase: 'Running',
     });
     expect(pods[1]?.node_name).toBeNull();
-    expect(await imageRows(c.id)).toEqual({
+    expect(await imageRows(c.clusterId)).toEqual({
       'ghcr.io/acme/api:1.0.0': 2,
       'envoyproxy/envoy:v1.30.1': 1,
       'ghcr.io/acme/migrate:1.0.0': 1,
@@ -333,21 +290,21 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
 
   it('leaves usage null when the agent reports none, never invented', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1'), { usage: undefined }));
-    expect(await clusterRow(c.id)).toMatchObject({ cpu_usage_milli: null, memory_usage_bytes: null });
+    await ok(c.agentKey, heartbeat(1, full('h1'), { usage: undefined }));
+    expect(await clusterRow(c.clusterId)).toMatchObject({ cpu_usage_milli: null, memory_usage_bytes: null });
     // Without node figures the pods' sum is the cluster's usage.
-    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: { pods: { 'shop/api-1': [40, 200] } } }));
-    expect(await clusterRow(c.id)).toMatchObject({ cpu_usage_milli: 40, memory_usage_bytes: 200 });
+    await ok(c.agentKey, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: { pods: { 'shop/api-1': [40, 200] } } }));
+    expect(await clusterRow(c.clusterId)).toMatchObject({ cpu_usage_milli: 40, memory_usage_bytes: 200 });
   });
 
   it('applies a delta onto its base and rewrites only the rows that changed', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
+    await ok(c.agentKey, heartbeat(1, full('h1')));
     // A marker on a row the delta does not touch proves the row is not rewritten.
     await db()
       .updateTable('cluster_pods')
       .set({ restarts: 999 })
-      .where('cluster_id', '=', c.id)
+      .where('cluster_id', '=', c.clusterId)
       .where('name', '=', 'migrate-1')
       .execute();
 
@@ -357,7 +314,7 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     });
     const added = pod('api-3', { nodeName: 'node-1' });
     const reply = await ok(
-      c.key,
+      c.agentKey,
       heartbeat(2, {
         mode: 'delta',
         baseHash: 'h1',
@@ -368,55 +325,64 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     );
     expect(reply).toEqual({ ack: 2, heartbeatIntervalSeconds: 15 });
 
-    const pods = await podRows(c.id);
+    const pods = await podRows(c.clusterId);
     expect(pods.map((p) => [p.name, p.status, p.restarts])).toEqual([
       ['api-1', 'running', 3],
       ['api-3', 'running', 0],
       ['migrate-1', 'succeeded', 999],
       ['worker-1', 'running', 7],
     ]);
-    expect(await imageRows(c.id)).toEqual({
+    expect(await imageRows(c.clusterId)).toEqual({
       'ghcr.io/acme/api:1.0.0': 2,
       'envoyproxy/envoy:v1.30.1': 1,
       'ghcr.io/acme/migrate:1.0.0': 1,
       'ghcr.io/acme/worker:2.0.1': 1,
     });
-    expect(await clusterRow(c.id)).toMatchObject({ pods_total: 4, pods_running: 3, pods_pending: 0, pods_failed: 0 });
-    expect((await snapshot(c.id))?.hash).toBe('h2');
-    const doc = await docOf(c.id);
+    expect(await clusterRow(c.clusterId)).toMatchObject({
+      pods_total: 4,
+      pods_running: 3,
+      pods_pending: 0,
+      pods_failed: 0,
+    });
+    expect((await snapshot(c.clusterId))?.hash).toBe('h2');
+    const doc = await docOf(c.clusterId);
     expect(doc.pods.map((p) => p.name)).toEqual(['api-1', 'migrate-1', 'worker-1', 'api-3']);
     expect(doc.pods.find((p) => p.name === 'worker-1')).toEqual(healed);
   });
 
   it('asks for a full inventory when a delta does not start from the stored hash, and changes no inventory', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
-    const before = await snapshot(c.id);
-    const podsBefore = await podRows(c.id);
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    const before = await snapshot(c.clusterId);
+    const podsBefore = await podRows(c.clusterId);
     t.clock.advance(15_000);
     const reply = await ok(
-      c.key,
+      c.agentKey,
       heartbeat(2, { mode: 'delta', baseHash: 'elsewhere', hash: 'h9', upsert: { pods: [pod('x-1')] }, remove: {} }),
     );
     expect(reply).toEqual({ ack: 2, heartbeatIntervalSeconds: 15, resendFull: true });
-    expect(await snapshot(c.id)).toEqual(before);
-    expect(await podRows(c.id)).toEqual(podsBefore);
+    expect(await snapshot(c.clusterId)).toEqual(before);
+    expect(await podRows(c.clusterId)).toEqual(podsBefore);
     // Liveness is still recorded.
-    expect(await clusterRow(c.id)).toMatchObject({ last_seq: 2, last_heartbeat_at: t.clock.now(), pods_total: 4 });
+    expect(await clusterRow(c.clusterId)).toMatchObject({
+      last_seq: 2,
+      last_heartbeat_at: t.clock.now(),
+      pods_total: 4,
+    });
   });
 
   it('keeps the inventory on a matching same heartbeat without rewriting the document', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
-    const before = await snapshot(c.id);
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    const before = await snapshot(c.clusterId);
     t.clock.advance(15_000);
     const newUsage: Heartbeat['usage'] = { nodes: { 'node-1': [900, 2 * GiB] } };
-    expect(await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: newUsage }))).toEqual({
+    expect(await ok(c.agentKey, heartbeat(2, { mode: 'same', hash: 'h1' }, { usage: newUsage }))).toEqual({
       ack: 2,
       heartbeatIntervalSeconds: 15,
     });
-    expect(await snapshot(c.id)).toEqual(before);
-    expect(await clusterRow(c.id)).toMatchObject({
+    expect(await snapshot(c.clusterId)).toEqual(before);
+    expect(await clusterRow(c.clusterId)).toMatchObject({
       last_seq: 2,
       last_heartbeat_at: t.clock.now(),
       cpu_usage_milli: 900,
@@ -425,51 +391,42 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     });
 
     // A hash the server does not hold: resend.
-    const stale = await ok(c.key, heartbeat(3, { mode: 'same', hash: 'h0' }));
+    const stale = await ok(c.agentKey, heartbeat(3, { mode: 'same', hash: 'h0' }));
     expect(stale.resendFull).toBe(true);
-    expect(await snapshot(c.id)).toEqual(before);
+    expect(await snapshot(c.clusterId)).toEqual(before);
   });
 
   it('refreshes changed events in the document at most once a minute while the inventory stays the same', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
+    await ok(c.agentKey, heartbeat(1, full('h1')));
     const newer: KubeEvent[] = [{ ...EVENTS[0]!, count: 13, lastTimestamp: '2026-03-01T12:00:10Z' }];
     t.clock.advance(15_000);
-    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }, { events: newer }));
-    expect((await docOf(c.id)).events).toEqual(EVENTS);
+    await ok(c.agentKey, heartbeat(2, { mode: 'same', hash: 'h1' }, { events: newer }));
+    expect((await docOf(c.clusterId)).events).toEqual(EVENTS);
     t.clock.advance(60_000);
-    await ok(c.key, heartbeat(3, { mode: 'same', hash: 'h1' }, { events: newer }));
-    const doc = await docOf(c.id);
+    await ok(c.agentKey, heartbeat(3, { mode: 'same', hash: 'h1' }, { events: newer }));
+    const doc = await docOf(c.clusterId);
     expect(doc.events).toEqual(newer);
     expect(doc.pods).toEqual(PODS);
-    expect((await snapshot(c.id))?.hash).toBe('h1');
+    expect((await snapshot(c.clusterId))?.hash).toBe('h1');
   });
 
   it('asks for a full inventory on delta or same when nothing is stored yet', async () => {
     const c = await createCluster();
-    const d = await ok(c.key, heartbeat(1, { mode: 'delta', baseHash: 'h1', hash: 'h2', upsert: {}, remove: {} }));
+    const d = await ok(c.agentKey, heartbeat(1, { mode: 'delta', baseHash: 'h1', hash: 'h2', upsert: {}, remove: {} }));
     expect(d.resendFull).toBe(true);
-    const s = await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }));
+    const s = await ok(c.agentKey, heartbeat(2, { mode: 'same', hash: 'h1' }));
     expect(s.resendFull).toBe(true);
-    expect(await snapshot(c.id)).toBeUndefined();
-    expect(await clusterRow(c.id)).toMatchObject({ status: 'healthy', last_seq: 2, pods_total: 0 });
+    expect(await snapshot(c.clusterId)).toBeUndefined();
+    expect(await clusterRow(c.clusterId)).toMatchObject({ status: 'healthy', last_seq: 2, pods_total: 0 });
   });
 
   it('falls back to the stored document after a restart, and evicts inventories beyond its memory budget', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
-    const s = t.services;
-    // A fresh service on the same database is the server after a restart; a one-byte budget
-    // keeps no inventory in memory, so every delta reads the stored document.
-    const restarted = new HeartbeatService(
-      new HeartbeatRepository(s.database.db),
-      s.clock,
-      s.config,
-      s.logger,
-      s.metrics,
-      { inventoryCacheBytes: 1 },
-    );
-    const agent = await restarted.authenticate(`Bearer ${c.key}`);
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    // A one-byte budget keeps no inventory in memory, so every delta reads the stored document.
+    const restarted = freshService({ inventoryCacheBytes: 1 });
+    const agent = await restarted.authenticate(`Bearer ${c.agentKey}`);
     expect(await restarted.ingest(agent, heartbeat(2, { mode: 'same', hash: 'h1' }))).toEqual({
       ack: 2,
       heartbeatIntervalSeconds: 15,
@@ -484,28 +441,21 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       heartbeat(4, { mode: 'delta', baseHash: 'h2', hash: 'h3', upsert: {}, remove: { pods: ['shop/api-1'] } }),
     );
     expect(second.resendFull).toBeUndefined();
-    const doc = await docOf(c.id);
+    const doc = await docOf(c.clusterId);
     expect(doc.pods.map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1', 'api-4']);
-    expect((await podRows(c.id)).map((p) => p.name)).toEqual(['api-2', 'api-4', 'migrate-1', 'worker-1']);
+    expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual(['api-2', 'api-4', 'migrate-1', 'worker-1']);
     expect((await restarted.ingest(agent, heartbeat(5, { mode: 'same', hash: 'h2' }))).resendFull).toBe(true);
     await restarted.flush();
   });
 
   it('diffs a full inventory after a restart against the stored rows', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
-    const s = t.services;
-    const restarted = new HeartbeatService(
-      new HeartbeatRepository(s.database.db),
-      s.clock,
-      s.config,
-      s.logger,
-      s.metrics,
-    );
-    const agent = await restarted.authenticate(`Bearer ${c.key}`);
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    const restarted = freshService();
+    const agent = await restarted.authenticate(`Bearer ${c.agentKey}`);
     await restarted.ingest(agent, heartbeat(2, full('h2', PODS.slice(1))));
-    expect((await podRows(c.id)).map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1']);
-    expect(await imageRows(c.id)).toEqual({
+    expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1']);
+    expect(await imageRows(c.clusterId)).toEqual({
       'ghcr.io/acme/api:1.0.0': 1,
       'ghcr.io/acme/migrate:1.0.0': 1,
       'ghcr.io/acme/worker:2.0.0': 1,
@@ -515,24 +465,16 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
 
   it('commits heartbeats in batches, answers each after its commit, and writes the rest on flush', async () => {
     const clusters = await Promise.all([1, 2, 3, 4].map(() => createCluster()));
-    const s = t.services;
-    const service = new HeartbeatService(
-      new HeartbeatRepository(s.database.db),
-      s.clock,
-      s.config,
-      s.logger,
-      s.metrics,
-      {
-        writer: { maxBatchItems: 3, maxBatchBytes: 64 * MiB, maxDelayMs: 3_600_000 },
-      },
-    );
-    const agents = await Promise.all(clusters.map((c) => service.authenticate(`Bearer ${c.key}`)));
+    const service = freshService({
+      writer: { maxBatchItems: 3, maxBatchBytes: 64 * MiB, maxDelayMs: 3_600_000 },
+    });
+    const agents = await Promise.all(clusters.map((c) => service.authenticate(`Bearer ${c.agentKey}`)));
     // Three heartbeats fill a batch and are answered once it is committed.
     const replies = await Promise.all(
       agents.slice(0, 3).map((a, i) => service.ingest(a, heartbeat(10 + i, full(`b${i}`)))),
     );
     expect(replies.map((r) => r.ack)).toEqual([10, 11, 12]);
-    const rows = await Promise.all(clusters.map((c) => clusterRow(c.id)));
+    const rows = await Promise.all(clusters.map((c) => clusterRow(c.clusterId)));
     expect(rows.map((r) => r.last_seq)).toEqual([10, 11, 12, null]);
     // A fourth alone waits for its batch (the delay here is an hour): no answer, nothing stored.
     let answered = false;
@@ -540,40 +482,42 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       answered = true;
       return r;
     });
-    await clusterRow(clusters[3]!.id);
+    await clusterRow(clusters[3]!.clusterId);
     expect(answered).toBe(false);
-    expect(await snapshot(clusters[3]!.id)).toBeUndefined();
+    expect(await snapshot(clusters[3]!.clusterId)).toBeUndefined();
     // Shutdown writes it out.
     await service.flush();
     expect((await fourth).ack).toBe(13);
-    expect((await clusterRow(clusters[3]!.id)).last_seq).toBe(13);
-    expect((await snapshot(clusters[3]!.id))?.hash).toBe('b3');
+    expect((await clusterRow(clusters[3]!.clusterId)).last_seq).toBe(13);
+    expect((await snapshot(clusters[3]!.clusterId))?.hash).toBe('b3');
   });
 
   it('revives an offline cluster on its next heartbeat and resolves its offline incident', async () => {
     const c = await createCluster();
-    await ok(c.key, heartbeat(1, full('h1')));
-    await db().updateTable('clusters').set({ status: 'offline' }).where('id', '=', c.id).execute();
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    // Set directly what the status job does after five silent minutes: run here, the job would see
+    // every cluster of this shared app silent and open one fleet incident instead.
+    await db().updateTable('clusters').set({ status: 'offline' }).where('id', '=', c.clusterId).execute();
     const incidents = new IncidentsRepository(db());
     await incidents.open(
       {
         orgId: c.orgId,
-        clusterId: c.id,
+        clusterId: c.clusterId,
         type: 'cluster_offline',
         severity: 'high',
         scope: 'cluster',
-        fingerprint: clusterOfflineFingerprint(c.id),
+        fingerprint: clusterOfflineFingerprint(c.clusterId),
         title: 'offline',
       },
       t.clock.now(),
     );
     t.clock.advance(600_000);
-    await ok(c.key, heartbeat(2, { mode: 'same', hash: 'h1' }));
-    expect(await clusterRow(c.id)).toMatchObject({ status: 'healthy', status_changed_at: t.clock.now() });
+    await ok(c.agentKey, heartbeat(2, { mode: 'same', hash: 'h1' }));
+    expect(await clusterRow(c.clusterId)).toMatchObject({ status: 'healthy', status_changed_at: t.clock.now() });
     const incident = await db()
       .selectFrom('incidents')
       .selectAll()
-      .where('fingerprint', '=', clusterOfflineFingerprint(c.id))
+      .where('fingerprint', '=', clusterOfflineFingerprint(c.clusterId))
       .executeTakeFirstOrThrow();
     expect(incident).toMatchObject({ state: 'resolved', resolved_at: t.clock.now(), open_fingerprint: null });
   });
@@ -582,7 +526,7 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     const doc = (await t.app.inject('/api/openapi.json')).json<{
       paths: Record<string, { post?: { tags?: string[]; requestBody?: unknown } }>;
     }>();
-    const op = doc.paths[URL_PATH]?.post;
+    const op = doc.paths[HEARTBEAT_PATH]?.post;
     expect(op?.tags).toEqual(['agent']);
     expect(JSON.stringify(op?.requestBody)).toContain('inventory');
   });
@@ -593,14 +537,14 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       ...heartbeat(1, full('h1', [{ ...PODS[0]!, qosClass: 'Burstable' } as Pod])),
       gpu: { count: 2 },
     };
-    expect(await ok(c.key, body)).toEqual({ ack: 1, heartbeatIntervalSeconds: 15 });
+    expect(await ok(c.agentKey, body)).toEqual({ ack: 1, heartbeatIntervalSeconds: 15 });
   });
 
   describe('refuses bad input with a 4xx naming the problem and changes nothing', () => {
-    let c: { id: string; key: string; orgId: string };
+    let c: EnrolledTestCluster;
     beforeAll(async () => {
       c = await createCluster();
-      await ok(c.key, heartbeat(1, full('h1')));
+      await ok(c.agentKey, heartbeat(1, full('h1')));
     });
 
     const good = () => heartbeat(2, { mode: 'same', hash: 'h1' });
@@ -619,14 +563,14 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     }[] = [
       {
         name: 'malformed JSON',
-        send: () => post(c.key, null, { raw: '{"seq": 2, "sentAt": ' }),
+        send: () => post(c.agentKey, null, { raw: '{"seq": 2, "sentAt": ' }),
         status: 400,
         code: 'invalid_json',
         message: /not valid JSON/,
       },
       {
         name: 'a wrong type',
-        send: () => post(c.key, { ...good(), seq: '2' }),
+        send: () => post(c.agentKey, { ...good(), seq: '2' }),
         status: 400,
         code: 'invalid_request',
         message: /body\.seq/,
@@ -634,56 +578,56 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
       {
         name: 'a wrong type deep in a pod',
         send: () =>
-          post(c.key, heartbeat(2, full('h9', [{ ...PODS[0]!, containers: [{ ...container(), restarts: -1 }] }]))),
+          post(c.agentKey, heartbeat(2, full('h9', [{ ...PODS[0]!, containers: [{ ...container(), restarts: -1 }] }]))),
         status: 400,
         code: 'invalid_request',
         message: /body\.inventory\.pods\[0\]\.containers\[0\]\.restarts/,
       },
       {
         name: 'a malformed usage pair',
-        send: () => post(c.key, { ...good(), usage: { nodes: { 'node-1': [1200] } } }),
+        send: () => post(c.agentKey, { ...good(), usage: { nodes: { 'node-1': [1200] } } }),
         status: 400,
         code: 'invalid_request',
         message: /body\.usage\.nodes/,
       },
       {
         name: 'an unknown inventory mode',
-        send: () => post(c.key, { ...good(), inventory: { mode: 'partial', hash: 'h1' } }),
+        send: () => post(c.agentKey, { ...good(), inventory: { mode: 'partial', hash: 'h1' } }),
         status: 400,
         code: 'invalid_request',
         message: /body\.inventory\.mode: must be one of \["full","delta","same"\]/,
       },
       {
         name: 'a missing field',
-        send: () => post(c.key, withoutAgent()),
+        send: () => post(c.agentKey, withoutAgent()),
         status: 400,
         code: 'invalid_request',
         message: /body\.agent: is required/,
       },
       {
         name: 'a delta without its base hash',
-        send: () => post(c.key, { ...good(), inventory: { mode: 'delta', hash: 'h2', upsert: {}, remove: {} } }),
+        send: () => post(c.agentKey, { ...good(), inventory: { mode: 'delta', hash: 'h2', upsert: {}, remove: {} } }),
         status: 400,
         code: 'invalid_request',
         message: /^Invalid request: body\.inventory\.baseHash: is required$/,
       },
       {
         name: 'a body over 16 MiB',
-        send: () => post(c.key, null, { raw: `{"pad":"${'x'.repeat(16 * MiB)}"}` }),
+        send: () => post(c.agentKey, null, { raw: `{"pad":"${'x'.repeat(16 * MiB)}"}` }),
         status: 413,
         code: 'body_too_large',
         message: /larger/,
       },
       {
         name: 'truncated gzip',
-        send: () => post(c.key, null, { gzip: true, raw: gzipBody.subarray(0, gzipBody.length - 20) }),
+        send: () => post(c.agentKey, null, { gzip: true, raw: gzipBody.subarray(0, gzipBody.length - 20) }),
         status: 400,
         code: 'invalid_gzip',
         message: /could not be decompressed/,
       },
       {
         name: 'a gzip bomb',
-        send: () => post(c.key, null, { gzip: true, raw: gzipSync(Buffer.alloc(40 * MiB, 0x20)) }),
+        send: () => post(c.agentKey, null, { gzip: true, raw: gzipSync(Buffer.alloc(40 * MiB, 0x20)) }),
         status: 413,
         code: 'body_too_large',
         message: /16777216-byte limit/,
@@ -713,50 +657,52 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
 
     for (const tc of cases) {
       it(tc.name, async () => {
-        const rowBefore = await clusterRow(c.id);
-        const snapBefore = await snapshot(c.id);
-        const podsBefore = await podRows(c.id);
+        const rowBefore = await clusterRow(c.clusterId);
+        const snapBefore = await snapshot(c.clusterId);
+        const podsBefore = await podRows(c.clusterId);
         t.clock.advance(1_000);
         const res = await tc.send();
         expect(res.statusCode, res.body).toBe(tc.status);
         const body = res.json<{ error: { code: string; message: string } }>();
         expect(body.error.code).toBe(tc.code);
         expect(body.error.message).toMatch(tc.message);
-        expect(await clusterRow(c.id)).toEqual(rowBefore);
-        expect(await snapshot(c.id)).toEqual(snapBefore);
-        expect(await podRows(c.id)).toEqual(podsBefore);
+        expect(await clusterRow(c.clusterId)).toEqual(rowBefore);
+        expect(await snapshot(c.clusterId)).toEqual(snapBefore);
+        expect(await podRows(c.clusterId)).toEqual(podsBefore);
       });
     }
 
     it('a replaced key, even one the server had cached', async () => {
       const other = await createCluster();
-      await ok(other.key, heartbeat(1, full('h1')));
-      const rowBefore = await clusterRow(other.id);
-      const snapBefore = await snapshot(other.id);
-      // Re-enrollment stores the new key's hash in place of the old one.
-      await db()
-        .updateTable('clusters')
-        .set({ agent_key_hash: sha256Hex(newSecret(AGENT_KEY_PREFIX)) })
-        .where('id', '=', other.id)
-        .execute();
-      const after = await db().selectFrom('clusters').selectAll().where('id', '=', other.id).executeTakeFirstOrThrow();
+      await ok(other.agentKey, heartbeat(1, full('h1')));
+      const rowBefore = await clusterRow(other.clusterId);
+      const snapBefore = await snapshot(other.clusterId);
+      // Reinstalling the agent: the new key's hash replaces the old one.
+      const newKey = await reenrollTestCluster(t, other);
+      const after = await clusterRow(other.clusterId);
       t.clock.advance(1_000);
-      const res = await post(other.key, heartbeat(2, full('h2', PODS.slice(0, 1))));
+      const res = await post(other.agentKey, heartbeat(2, full('h2', PODS.slice(0, 1))));
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: { code: 'invalid_agent_key' } });
-      expect(await clusterRow(other.id)).toEqual(after);
-      expect(after).toEqual({ ...rowBefore, agent_key_hash: after.agent_key_hash });
-      expect(await snapshot(other.id)).toEqual(snapBefore);
+      expect(await clusterRow(other.clusterId)).toEqual(after);
+      expect(after.agent_key_hash).toBe(sha256Hex(newKey));
+      expect(after.agent_key_hash).not.toBe(rowBefore.agent_key_hash);
+      expect(await snapshot(other.clusterId)).toEqual(snapBefore);
     });
 
     it('a deleted cluster, even one the server had cached', async () => {
       const gone = await createCluster();
-      await ok(gone.key, heartbeat(1, full('h1')));
-      await db().deleteFrom('clusters').where('id', '=', gone.id).execute();
-      const res = await post(gone.key, heartbeat(2, full('h2')));
+      await ok(gone.agentKey, heartbeat(1, full('h1')));
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/clusters/${gone.clusterId}`,
+        headers: bearer(gone.owner.token),
+      });
+      expect(del.statusCode).toBe(204);
+      const res = await post(gone.agentKey, heartbeat(2, full('h2')));
       expect(res.statusCode).toBe(401);
-      expect(await snapshot(gone.id)).toBeUndefined();
-      expect(await podRows(gone.id)).toEqual([]);
+      expect(await snapshot(gone.clusterId)).toBeUndefined();
+      expect(await podRows(gone.clusterId)).toEqual([]);
     });
 
     it('counts heartbeats by mode, rejections by code and bytes in the metrics', async () => {
