@@ -2,14 +2,21 @@
  * Heartbeat ingest benchmark (DESIGN 8: ingest ≥ 50 % of the bare JSON.parse rate).
  *
  * Builds realistic heartbeat bodies with @niro/testkit for a 10-node/100-pod and a
- * 50-node/2,000-pod cluster, then measures, in one run on one machine:
- *   - bare `JSON.parse` of the body strings (one core, a tight loop), and
- *   - heartbeats/s through the real ingest path of a real server on SQLite: `app.inject()`
- *     (Fastify routing, agent-key check, body parse, schema validation, inventory apply,
- *     group-commit write, reply serialisation; no TCP), one heartbeat in flight per cluster,
- * in `full` mode (every heartbeat changes one pod, so the document and rows are really
- * rewritten) and `same` mode (steady state: usage changes, inventory does not).
+ * 50-node/2,000-pod cluster, then measures, in one run on one machine, heartbeats/s of:
+ *   - bare `JSON.parse` of the body strings (one core, a tight loop);
+ *   - service: the ingest service without HTTP (agent-key check, JSON.parse, the route's
+ *     validator, inventory apply, group-commit write to SQLite, reply serialised): our code only;
+ *   - inject: the real server through `app.inject()` (Fastify routing and hooks, no sockets);
+ *   - TCP: the real listening server over loopback with keep-alive connections (undici Pool in a
+ *     worker thread, so the client does not share the server's event loop): what an agent sees;
+ *   - floors: the same requests to a bare Fastify route that only parses the body and answers a
+ *     constant, through inject and over TCP: what the HTTP stack costs before any ingest work;
+ * one heartbeat in flight per cluster, in `full` mode (every heartbeat changes one pod, so the
+ * document and rows are really rewritten), `delta` mode (a one-pod delta, alternately there and
+ * back) and `same` mode (steady state: usage changes, inventory does not).
  * Appends a dated section to bench/RESULTS.md. Run: `npm run bench:ingest`.
+ * `NIRO_BENCH_ONLY=2000:same` (or `2000:same:service`) runs one scenario for profiling and
+ * records nothing.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -17,7 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
+import { Worker } from 'node:worker_threads';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { AGENT_KEY_PREFIX, type Heartbeat, type Inventory } from '@niro/protocol';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
 import {
@@ -28,78 +36,120 @@ import {
   mutateInventory,
   type ClusterInventory,
 } from '@niro/testkit';
+import type { PhaseRequest, PhaseResult, WorkerMessage } from './tcp-load.worker.js';
 
-const PARSE_SECONDS = 2;
-const WARMUP_SECONDS = 1;
-const INGEST_SECONDS = 5;
-const FLOOR_SECONDS = 2;
+const PARSE_SECONDS = 1.5;
+const WARMUP_SECONDS = 0.75;
+const INGEST_SECONDS = 2.5;
+const FLOOR_SECONDS = 1.5;
 const VARIANTS = 12;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
+const HEARTBEAT_PATH = '/api/agent/v1/heartbeat';
 
 type Size = { label: string; nodes: number; pods: number; clusters: number };
 const SIZES: Size[] = [
   { label: '10 nodes / 100 pods', nodes: 10, pods: 100, clusters: 64 },
   { label: '50 nodes / 2,000 pods', nodes: 50, pods: 2000, clusters: 8 },
 ];
+const MODES = ['full', 'delta', 'same'] as const;
+type Mode = (typeof MODES)[number];
+type IngestPath = 'service' | 'inject' | 'tcp';
 
+/** The bodies of one mode, where each cluster starts in them, and how it gets back to the base inventory. */
+type Scenario = {
+  mode: Mode;
+  bodies: string[];
+  start: (k: number) => number;
+  /** The body that brings a cluster whose next body is `cursor` back to the base inventory, if any. */
+  settle: (cursor: number) => string | undefined;
+};
+
+type Rate = { perSecond: number; p50Ms: number; p99Ms: number };
 type Result = {
   size: string;
-  mode: 'full' | 'same';
+  mode: Mode;
   bodyBytes: number;
   clusters: number;
   parsePerSecond: number;
-  floorPerSecond: number;
-  ingestPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
+  injectFloorPerSecond: number;
+  tcpFloorPerSecond: number;
+  service: Rate;
+  inject: Rate;
+  tcp: Rate;
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** `NIRO_BENCH_ONLY=2000:full` runs one scenario (pods:mode), for profiling; nothing is recorded then. */
 const only = process.env.NIRO_BENCH_ONLY;
-const selected = (size: Size, mode: string): boolean => only === undefined || only === `${size.pods}:${mode}`;
+const selected = (size: Size, mode: Mode, p?: IngestPath): boolean => {
+  if (only === undefined) return true;
+  const [pods, m, onlyPath] = only.split(':');
+  return pods === String(size.pods) && m === mode && (p === undefined || onlyPath === undefined || onlyPath === p);
+};
 
 async function main(): Promise<void> {
   const started = performance.now();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'niro-bench-'));
   const server = await startServer({
-    config: { NIRO_DATA_DIR: dataDir, NIRO_PORT: '0', NIRO_LOG_LEVEL: 'silent' },
+    config: { NIRO_DATA_DIR: dataDir, NIRO_PORT: '0', NIRO_HOST: '127.0.0.1', NIRO_LOG_LEVEL: 'silent' },
     logger: createLogger('silent'),
   });
+  const floor = await floorServer();
+  const load = new LoadWorker();
   const results: Result[] = [];
   try {
     for (const size of SIZES) {
-      const bodies = buildBodies(size);
+      const scenarios = buildScenarios(size);
       const keys = await createClusters(server, size);
-      log(`${size.label}: full ${kb(bodies.full)} KB, same ${kb(bodies.same)} KB, ${size.clusters} clusters`);
-
-      // `same` runs second: the full run leaves every cluster on the inventory it refers to.
-      for (const mode of ['full', 'same'] as const) {
-        if (!selected(size, mode)) {
-          if (mode === 'full') await ingestRate(server, keys, bodies.full, 0);
-          continue;
-        }
-        const list = bodies[mode];
-        const parsePerSecond = parseRate(list);
-        const floorPerSecond = await httpFloorRate(list, keys.length);
-        const ingest = await ingestRate(server, keys, list, INGEST_SECONDS);
+      log(
+        `${size.label}: full ${kb(scenarios.full.bodies)} KB, delta ${kb(scenarios.delta.bodies)} KB, ` +
+          `same ${kb(scenarios.same.bodies)} KB, ${size.clusters} clusters`,
+      );
+      // Every cluster first gets the base inventory (which delta and same refer to).
+      await Promise.all(keys.map((key) => injectSend(server, key, lastOf(scenarios.full.bodies))));
+      for (const mode of MODES) {
+        if (!selected(size, mode)) continue;
+        const sc = scenarios[mode];
+        const bodiesId = await load.setBodies(sc.bodies);
+        const rate = async (p: IngestPath, fn: () => Promise<Rate>): Promise<Rate> =>
+          selected(size, mode, p) ? fn() : { perSecond: 0, p50Ms: 0, p99Ms: 0 };
+        // Profiling one path (NIRO_BENCH_ONLY=pods:mode:path) skips the reference figures.
+        const reference = only?.split(':')[2] === undefined;
+        const parsePerSecond = reference ? parseRate(sc.bodies) : 0;
+        const injectFloorPerSecond = reference ? await injectFloorRate(floor, sc, keys.length) : 0;
+        const tcpFloorPerSecond = reference
+          ? (await tcpRate(load, server, floorUrl(floor), '/floor', keys, sc, bodiesId, false)).perSecond
+          : 0;
+        const auth = keys.map((k) => `Bearer ${k}`);
+        const service = await rate('service', () => inProcessRate(server, keys, sc, serviceSender(server, auth)));
+        const inject = await rate('inject', () =>
+          inProcessRate(server, keys, sc, (k, payload) => injectSend(server, keys[k] ?? '', payload)),
+        );
+        const tcp = await rate('tcp', () =>
+          tcpRate(load, server, server.url, HEARTBEAT_PATH, keys, sc, bodiesId, true),
+        );
         results.push({
           size: size.label,
           mode,
-          bodyBytes: avgBytes(list),
+          bodyBytes: avgBytes(sc.bodies),
           clusters: keys.length,
           parsePerSecond,
-          floorPerSecond,
-          ...ingest,
+          injectFloorPerSecond,
+          tcpFloorPerSecond,
+          service,
+          inject,
+          tcp,
         });
         log(
-          `  ${mode}: JSON.parse ${parsePerSecond.toFixed(0)}/s, HTTP floor ${floorPerSecond.toFixed(0)}/s, ` +
-            `ingest ${ingest.ingestPerSecond.toFixed(0)}/s`,
+          `  ${mode}: JSON.parse ${parsePerSecond.toFixed(0)}/s, service ${service.perSecond.toFixed(0)}/s, ` +
+            `inject floor ${injectFloorPerSecond.toFixed(0)}/s, inject ${inject.perSecond.toFixed(0)}/s, ` +
+            `TCP floor ${tcpFloorPerSecond.toFixed(0)}/s, TCP ${tcp.perSecond.toFixed(0)}/s`,
         );
       }
     }
   } finally {
+    await load.close();
+    await floor.close();
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -111,8 +161,12 @@ async function main(): Promise<void> {
   }
 }
 
-/** Full bodies: each variant differs from the previous by one pod's restart; same bodies: fresh usage. */
-function buildBodies(size: Size): { full: string[]; same: string[] } {
+/**
+ * full: each variant differs from the previous by one pod's restarts, the last is the base
+ * inventory; delta: base → one pod changed → base → …; same: the base inventory's hash with fresh
+ * usage.
+ */
+function buildScenarios(size: Size): Record<Mode, Scenario> {
   const rng = createRng(`bench-${size.pods}`);
   let inv: ClusterInventory = generateClusterInventory({
     nodes: size.nodes,
@@ -126,26 +180,44 @@ function buildBodies(size: Size): { full: string[]; same: string[] } {
   const base = inv;
   const full: string[] = [];
   for (let i = 0; i < VARIANTS; i++) {
-    for (let tries = 0; tries < 50; tries++) {
-      const next = mutateInventory(inv, rng, {
-        now: NOW,
-        restartChance: 1,
-        replaceChance: 0,
-        crashloopRestartChance: 0,
-      });
-      if (next !== inv) {
-        inv = next;
-        break;
-      }
-    }
+    inv = mutated(inv, rng);
     full.push(body(i + 1, fullInventory(inv), inv, rng));
   }
-  const sameHash = hashOf(base);
-  const same = Array.from({ length: VARIANTS }, (_, i) => body(100 + i, { mode: 'same', hash: sameHash }, base, rng));
-  // The same run starts from `base`: make the last full heartbeat carry it.
   full.push(body(VARIANTS + 1, fullInventory(base), base, rng));
-  return { full, same };
+
+  const other = mutated(base, rng);
+  const changed = other.pods.filter((p, i) => p !== base.pods[i]);
+  const backPods = base.pods.filter((p, i) => p !== other.pods[i]);
+  const [baseHash, otherHash] = [hashOf(base), hashOf(other)];
+  const delta = Array.from({ length: VARIANTS }, (_, i) =>
+    i % 2 === 0
+      ? body(200 + i, { mode: 'delta', baseHash, hash: otherHash, upsert: { pods: changed }, remove: {} }, other, rng)
+      : body(
+          200 + i,
+          { mode: 'delta', baseHash: otherHash, hash: baseHash, upsert: { pods: backPods }, remove: {} },
+          base,
+          rng,
+        ),
+  );
+  const same = Array.from({ length: VARIANTS }, (_, i) => body(100 + i, { mode: 'same', hash: baseHash }, base, rng));
+  return {
+    full: { mode: 'full', bodies: full, start: (k) => k % full.length, settle: () => lastOf(full) },
+    // Every cluster is on the base inventory, so it starts with the first delta away from it.
+    delta: { mode: 'delta', bodies: delta, start: () => 0, settle: (c) => (c % 2 === 1 ? delta[c] : undefined) },
+    same: { mode: 'same', bodies: same, start: (k) => k % same.length, settle: () => undefined },
+  };
 }
+
+/** One pod's restarts changed. */
+function mutated(inv: ClusterInventory, rng: ReturnType<typeof createRng>): ClusterInventory {
+  for (let tries = 0; tries < 50; tries++) {
+    const next = mutateInventory(inv, rng, { now: NOW, restartChance: 1, replaceChance: 0, crashloopRestartChance: 0 });
+    if (next !== inv) return next;
+  }
+  throw new Error('could not mutate the inventory');
+}
+
+const lastOf = (list: string[]): string => list[list.length - 1] ?? '';
 
 function fullInventory(inv: ClusterInventory): Inventory {
   return { mode: 'full', hash: hashOf(inv), nodes: inv.nodes, pods: inv.pods, workloads: inv.workloads };
@@ -240,114 +312,206 @@ function parseRate(bodies: string[]): number {
   return rate;
 }
 
-/**
- * The same requests against a bare Fastify route that only parses the JSON body and answers a
- * constant: what `app.inject()` plus Fastify cost before any ingest work, for context.
- */
-async function httpFloorRate(bodies: string[], concurrency: number): Promise<number> {
+/** A bare Fastify route that only parses the JSON body and answers a constant, listening on loopback. */
+async function floorServer(): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
   app.post('/floor', async () => ({ ack: 1, heartbeatIntervalSeconds: 15 }));
-  await app.ready();
-  const phase = async (seconds: number): Promise<number> => {
-    const end = performance.now() + seconds * 1000;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, k) => {
-        let i = k % bodies.length;
-        while (performance.now() < end) {
-          await app.inject({
-            method: 'POST',
-            url: '/floor',
-            headers: { authorization: 'Bearer niro_ak_floor', 'content-type': 'application/json' },
-            payload: bodies[i] ?? '',
-          });
-          done++;
-          i = (i + 1) % bodies.length;
-        }
-      }),
-    );
-    return done;
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app;
+}
+
+function floorUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('floor server has no port');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** The floor through `app.inject()`: what light-my-request plus Fastify cost before any ingest work. */
+async function injectFloorRate(app: FastifyInstance, sc: Scenario, concurrency: number): Promise<number> {
+  const send = async (_k: number, payload: string): Promise<void> => {
+    await app.inject({
+      method: 'POST',
+      url: '/floor',
+      headers: { authorization: 'Bearer niro_ak_floor', 'content-type': 'application/json' },
+      payload,
+    });
   };
-  await phase(WARMUP_SECONDS / 2);
+  const cursors = Array.from({ length: concurrency }, (_, k) => sc.start(k));
+  await drive(send, cursors, sc.bodies, WARMUP_SECONDS / 2, null);
   const t0 = performance.now();
-  const n = await phase(FLOOR_SECONDS);
-  const rate = n / ((performance.now() - t0) / 1000);
-  await app.close();
-  return rate;
+  const n = await drive(send, cursors, sc.bodies, FLOOR_SECONDS, null);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+type Send = (k: number, payload: string) => Promise<void>;
+
+async function injectSend(server: RunningServer, key: string, payload: string): Promise<void> {
+  const res = await server.app.inject({
+    method: 'POST',
+    url: HEARTBEAT_PATH,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    payload,
+  });
+  if (res.statusCode !== 200) throw new Error(`heartbeat failed: ${res.statusCode} ${res.body.slice(0, 300)}`);
+  if (res.body.includes('resendFull')) throw new Error(`unexpected resendFull: ${res.body}`);
+}
+
+/** The ingest service without HTTP: what the route's handler and hooks do, in the same order. */
+function serviceSender(server: RunningServer, authorizations: string[]): Send {
+  const { heartbeat } = server.services;
+  return async (k, payload) => {
+    const agent = await heartbeat.authenticate(authorizations[k]);
+    const data: unknown = JSON.parse(payload);
+    const verdict = heartbeat.validate(data);
+    if (typeof verdict !== 'object' || !('value' in verdict)) throw new Error('invalid heartbeat');
+    // Validated against the Heartbeat schema just above.
+    const reply = await heartbeat.ingest(agent, data as Heartbeat);
+    const text = JSON.stringify(reply);
+    if (reply.resendFull === true) throw new Error(`unexpected resendFull: ${text}`);
+  };
 }
 
 /** Every cluster sends its bodies one after another (one in flight per cluster), until the deadline. */
-async function ingestRate(
-  server: RunningServer,
-  keys: string[],
+async function drive(
+  send: Send,
+  cursors: number[],
   bodies: string[],
   seconds: number,
-): Promise<{ ingestPerSecond: number; p50Ms: number; p99Ms: number }> {
-  const send = async (key: string, payload: string): Promise<void> => {
-    const res = await server.app.inject({
-      method: 'POST',
-      url: '/api/agent/v1/heartbeat',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      payload,
-    });
-    if (res.statusCode !== 200) throw new Error(`heartbeat failed: ${res.statusCode} ${res.body.slice(0, 300)}`);
-    if (res.body.includes('resendFull')) throw new Error(`unexpected resendFull: ${res.body}`);
-  };
-  const phase = async (seconds: number, latencies: number[] | null): Promise<number> => {
-    const end = performance.now() + seconds * 1000;
-    let done = 0;
-    await Promise.all(
-      keys.map(async (key, k) => {
-        let i = k % bodies.length;
-        while (performance.now() < end) {
-          const t0 = performance.now();
-          await send(key, bodies[i] ?? '');
-          latencies?.push(performance.now() - t0);
-          done++;
-          i = (i + 1) % bodies.length;
-        }
-      }),
-    );
-    return done;
-  };
-  // Warm-up (and, in full mode, each cluster's first inventory); ends on the base inventory.
-  await phase(WARMUP_SECONDS, null);
-  await Promise.all(keys.map((key) => send(key, bodies[bodies.length - 1] ?? '')));
+  latencies: number[] | null,
+): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    cursors.map(async (_, k) => {
+      while (performance.now() < end) {
+        const i = cursors[k] ?? 0;
+        const t0 = performance.now();
+        await send(k, bodies[i] ?? '');
+        latencies?.push(performance.now() - t0);
+        done++;
+        cursors[k] = (i + 1) % bodies.length;
+      }
+    }),
+  );
+  return done;
+}
+
+/** Brings every cluster back to the base inventory, through inject (one heartbeat each at most). */
+async function settle(server: RunningServer, keys: string[], sc: Scenario, cursors: number[]): Promise<void> {
+  await Promise.all(
+    keys.map(async (key, k) => {
+      const payload = sc.settle(cursors[k] ?? 0);
+      if (payload !== undefined) await injectSend(server, key, payload);
+    }),
+  );
+}
+
+async function inProcessRate(server: RunningServer, keys: string[], sc: Scenario, send: Send): Promise<Rate> {
+  const cursors = keys.map((_, k) => sc.start(k));
+  await drive(send, cursors, sc.bodies, WARMUP_SECONDS, null);
   const latencies: number[] = [];
   const t0 = performance.now();
-  const n = await phase(seconds, latencies);
+  const n = await drive(send, cursors, sc.bodies, INGEST_SECONDS, latencies);
   const rate = n / Math.max((performance.now() - t0) / 1000, 1e-9);
-  // Leave every cluster on the base inventory, which the `same` bodies refer to.
-  await Promise.all(keys.map((key) => send(key, bodies[bodies.length - 1] ?? '')));
+  await settle(server, keys, sc, cursors);
+  return { perSecond: rate, ...percentiles(latencies) };
+}
+
+async function tcpRate(
+  load: LoadWorker,
+  server: RunningServer,
+  url: string,
+  urlPath: string,
+  keys: string[],
+  sc: Scenario,
+  bodiesId: number,
+  isIngest: boolean,
+): Promise<Rate> {
+  const base = { url, path: urlPath, authorizations: keys.map((k) => `Bearer ${k}`), bodiesId };
+  const warm = await load.phase({ ...base, cursors: keys.map((_, k) => sc.start(k)), seconds: WARMUP_SECONDS / 2 });
+  const seconds = isIngest ? INGEST_SECONDS : FLOOR_SECONDS;
+  const r = await load.phase({ ...base, cursors: warm.cursors, seconds });
+  if (isIngest) await settle(server, keys, sc, r.cursors);
+  return { perSecond: r.done / (r.elapsedMs / 1000), ...percentiles(r.latencies) };
+}
+
+function percentiles(latencies: number[]): { p50Ms: number; p99Ms: number } {
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-  return { ingestPerSecond: rate, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+  return { p50Ms: pct(0.5), p99Ms: pct(0.99) };
+}
+
+/** The TCP client, in a worker thread (bench/tcp-load.worker.ts). */
+class LoadWorker {
+  // Loaded through tsx's API: Node 20 does not apply the parent's `--import tsx` to a worker's entry.
+  private readonly worker = new Worker(
+    `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./tcp-load.worker.ts', import.meta.url).href)}); })`,
+    { eval: true },
+  );
+  private nextId = 0;
+
+  private ask<T>(msg: WorkerMessage): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.worker.once('message', resolve);
+      this.worker.once('error', reject);
+      this.worker.postMessage(msg);
+    });
+  }
+
+  async setBodies(bodies: string[]): Promise<number> {
+    const id = this.nextId++;
+    await this.ask({ kind: 'bodies', id, bodies });
+    return id;
+  }
+
+  async phase(req: PhaseRequest): Promise<PhaseResult> {
+    const r = await this.ask<PhaseResult>({ kind: 'phase', ...req });
+    if (r.error !== undefined) throw new Error(r.error);
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
 function report(results: Result[], seconds: number): string {
   const cpus = os.cpus();
   const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
+  const n = (x: number): string => x.toFixed(0);
+  const pc = (a: number, b: number): string => (b > 0 ? `${((100 * a) / b).toFixed(0)} %` : '–');
+  const ms = (x: number): string => `${x.toFixed(1)} ms`;
   const lines = [
     '',
-    `## ${new Date().toISOString()} — heartbeat ingest`,
+    `## ${new Date().toISOString()} — heartbeat ingest (service, inject and TCP)`,
     '',
     `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    '- Path: `app.inject()` into a real server (routing, agent-key check, JSON parse, schema validation,',
-    '  inventory apply, group-commit write to SQLite in WAL mode, reply), no TCP; one heartbeat in',
-    "  flight per cluster. `full`: every heartbeat changes one pod (document, summary and that pod's",
-    '  rows rewritten). `same`: inventory unchanged, fresh usage (liveness columns only).',
+    '- One heartbeat in flight per cluster; SQLite in WAL mode. `full`: every heartbeat changes one pod',
+    "  (document, summary and that pod's rows rewritten). `delta`: a one-pod delta, there and back.",
+    '  `same`: inventory unchanged, fresh usage (liveness columns only).',
     '- JSON.parse: the same body strings in a loop on the same core, in the same run.',
-    '- HTTP floor: the same requests, same concurrency, to a bare Fastify route that only parses the',
-    '  body and answers a constant (no auth, validation or storage): the ceiling `app.inject()` allows.',
+    '- service: agent-key check, JSON.parse, validation, apply, group-commit write, reply serialised;',
+    '  no HTTP. inject: the real server through `app.inject()` (no sockets). TCP: the real listening',
+    '  server over loopback, keep-alive (undici Pool, one connection per cluster, client in a worker',
+    '  thread): the honest HTTP figure. Floors: a bare Fastify route that only parses the body.',
     '',
-    '| cluster | mode | body | clusters | JSON.parse/s | HTTP floor/s | ingest/s | ingest / parse | ingest / floor | p50 | p99 |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| cluster | mode | body | clusters | JSON.parse/s | service/s | inject floor/s | inject ingest/s | TCP floor/s | TCP ingest/s |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${r.size} | ${r.mode} | ${(r.bodyBytes / 1024).toFixed(1)} KB | ${r.clusters} | ${r.parsePerSecond.toFixed(0)} | ` +
-        `${r.floorPerSecond.toFixed(0)} | ${r.ingestPerSecond.toFixed(0)} | ` +
-        `${((100 * r.ingestPerSecond) / r.parsePerSecond).toFixed(0)} % | ` +
-        `${((100 * r.ingestPerSecond) / r.floorPerSecond).toFixed(0)} % | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms |`,
+        `| ${r.size} | ${r.mode} | ${(r.bodyBytes / 1024).toFixed(1)} KB | ${r.clusters} | ${n(r.parsePerSecond)} | ` +
+        `${n(r.service.perSecond)} | ${n(r.injectFloorPerSecond)} | ${n(r.inject.perSecond)} | ` +
+        `${n(r.tcpFloorPerSecond)} | ${n(r.tcp.perSecond)} |`,
+    ),
+    '',
+    '| cluster | mode | service / parse | inject / parse | TCP / parse | inject / inject floor | TCP / TCP floor | inject p50 / p99 | TCP p50 / p99 |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.size} | ${r.mode} | ${pc(r.service.perSecond, r.parsePerSecond)} | ${pc(r.inject.perSecond, r.parsePerSecond)} | ` +
+        `${pc(r.tcp.perSecond, r.parsePerSecond)} | ${pc(r.inject.perSecond, r.injectFloorPerSecond)} | ` +
+        `${pc(r.tcp.perSecond, r.tcpFloorPerSecond)} | ${ms(r.inject.p50Ms)} / ${ms(r.inject.p99Ms)} | ` +
+        `${ms(r.tcp.p50Ms)} / ${ms(r.tcp.p99Ms)} |`,
     ),
     '',
     `Run time ${seconds.toFixed(0)} s.`,

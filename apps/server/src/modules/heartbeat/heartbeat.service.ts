@@ -19,6 +19,7 @@ import type { Metrics } from '../../lib/metrics.js';
 import type { Logger } from '../../logger.js';
 import type { HeartbeatRepository, LivenessUpdate, WriteItem } from './heartbeat.repository.js';
 import { InventoryState, diffDerived, hasDerivedChanges } from './inventory.model.js';
+import { heartbeatValidator } from './heartbeat.validator.js';
 import { DEFAULT_WRITER_OPTIONS, SnapshotWriter, type WriterOptions } from './snapshot.writer.js';
 
 /** The cluster an agent key belongs to, as authenticated before the body is read. */
@@ -82,7 +83,11 @@ export class HeartbeatService {
   private readonly inventories = new Map<string, { inventory: InventoryState; bytes: number }>();
   private inventoryBytes = 0;
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Heartbeats being applied that have not reached the writer yet (see WriterOptions.commitWhenIdle). */
+  private applying = 0;
   private readonly snapshotCheck = Compile(SnapshotLists);
+  /** The body validator of the heartbeat route (compiled once per service). */
+  readonly validate = heartbeatValidator();
 
   constructor(
     readonly repo: HeartbeatRepository,
@@ -93,7 +98,7 @@ export class HeartbeatService {
     options: Partial<HeartbeatServiceOptions> = {},
   ) {
     this.options = { ...DEFAULT_HEARTBEAT_OPTIONS, ...options };
-    this.writer = new SnapshotWriter(repo, metrics, logger, this.options.writer);
+    this.writer = new SnapshotWriter(repo, metrics, logger, this.options.writer, () => this.applying > 0);
   }
 
   /** Resolves the `Authorization: Bearer niro_ak_…` header to a cluster, or throws 401. */
@@ -132,17 +137,25 @@ export class HeartbeatService {
     const now = this.clock.now();
     const item: WriteItem = { clusterId: agent.clusterId, keyHash: agent.keyHash, liveness: livenessOf(hb, now) };
     let applied: boolean;
+    let applying = true;
+    this.applying++;
     try {
       const state = await this.stateOf(agent.clusterId, now);
       const inv = hb.inventory;
       if (inv.mode === 'full') applied = await this.applyFull(agent.clusterId, state, inv, hb, now, item);
       else if (inv.mode === 'delta') applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item);
       else applied = await this.applySame(agent.clusterId, state, inv.hash, hb, now, item);
+      this.applying--;
+      applying = false;
       if (!(await this.writer.submit(item))) {
         this.keys.delete(agent.keyHash);
         throw new UnauthorizedError('invalid_agent_key', INVALID_KEY_MESSAGE);
       }
     } catch (err) {
+      if (applying) {
+        this.applying--;
+        this.writer.settled();
+      }
       // Memory may be ahead of the database now: forget it, the stored snapshot is the truth.
       this.forget(agent.clusterId);
       throw err;
@@ -358,16 +371,23 @@ function livenessOf(hb: Heartbeat, now: number): LivenessUpdate {
  * daemons included), else over pods; null when the agent reported none (never invented).
  */
 export function usageTotals(usage: Heartbeat['usage']): [number | null, number | null] {
-  const nodes = Object.values(usage?.nodes ?? {});
-  const values = nodes.length > 0 ? nodes : Object.values(usage?.pods ?? {});
-  if (values.length === 0) return [null, null];
+  // Summed in place: `same` heartbeats of large clusters carry thousands of pairs.
+  return sumPairs(usage?.nodes) ?? sumPairs(usage?.pods) ?? [null, null];
+}
+
+function sumPairs(pairs: Record<string, [number, number]> | undefined): [number, number] | undefined {
+  if (pairs === undefined) return undefined;
   let cpu = 0;
   let memory = 0;
-  for (const [c, m] of values) {
-    cpu += c;
-    memory += m;
+  let n = 0;
+  for (const key in pairs) {
+    const pair = pairs[key];
+    if (pair === undefined) continue;
+    cpu += pair[0];
+    memory += pair[1];
+    n++;
   }
-  return [safeInt(cpu), safeInt(memory)];
+  return n === 0 ? undefined : [safeInt(cpu), safeInt(memory)];
 }
 
 const safeInt = (n: number): number => Math.min(Math.round(n), Number.MAX_SAFE_INTEGER);
