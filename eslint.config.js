@@ -80,4 +80,9 @@ export default tseslint.config(
     files: ['**/*.test.ts', '**/test-support/**/*.ts', 'e2e/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
+  {
+    // End-to-end tests drive whole apps and reuse the server's test support (databases, clock).
+    files: ['e2e/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
 );

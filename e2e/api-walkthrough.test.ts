@@ -1,11 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient, NiroApiError, type Heartbeat } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { RunningServer } from '@niro/server';
 import {
   buildDeltaHeartbeat,
   buildFullHeartbeat,
@@ -14,7 +10,8 @@ import {
   hashInventory,
 } from '@niro/testkit';
 import { ManualClock } from '../apps/server/src/clock.js';
-import { createEmptyPostgresDatabase, describeEachDatabase } from '../apps/server/src/test-support/databases.js';
+import { describeEachDatabase } from '../apps/server/src/test-support/databases.js';
+import { startLoggedServer, type LoggedServer } from './support/logged-server.js';
 
 /**
  * The walk a new operator takes, over real HTTP: log in, create a production cluster, enroll,
@@ -25,43 +22,20 @@ import { createEmptyPostgresDatabase, describeEachDatabase } from '../apps/serve
 describeEachDatabase('API walkthrough', (dialect) => {
   const email = 'operator@example.test';
   const password = 'walkthrough passphrase 42';
-  const logs: string[] = [];
   const secrets: string[] = [password];
   const clock = new ManualClock(Date.parse('2026-05-01T08:00:00Z'));
+  let running: LoggedServer;
   let server: RunningServer;
-  let dataDir: string;
-  let disposeDb: () => Promise<void> = async () => undefined;
+  let logs: string[];
   let api: ApiClient;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'niro-walk-'));
-    const env: Record<string, string> = {
-      NIRO_PORT: '0',
-      NIRO_DATA_DIR: dataDir,
-      NIRO_LOG_LEVEL: 'debug',
-      NIRO_ADMIN_EMAIL: email,
-      NIRO_ADMIN_PASSWORD: password,
-    };
-    if (dialect === 'postgres') {
-      const db = await createEmptyPostgresDatabase();
-      env.NIRO_DATABASE_URL = db.url;
-      disposeDb = db.dispose;
-    }
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logs.push(chunk.toString('utf8'));
-        cb();
-      },
-    });
-    server = await startServer({ config: env, clock, logger: createLogger('debug', sink) });
+    running = await startLoggedServer(dialect, clock, { NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password });
+    ({ server, logs } = running);
     api = new ApiClient({ baseUrl: server.url });
   });
 
-  afterAll(async () => {
-    await server.close();
-    await disposeDb();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => running.dispose());
 
   it('walks from login to an offline cluster', async () => {
     // Log in: trade email + password for an API token.

@@ -1,15 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_KEY_PREFIX, ENROLLMENT_TOKEN_PREFIX } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { RunningServer } from '@niro/server';
 import { buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
 import { ManualClock } from '../apps/server/src/clock.js';
-import { createEmptyPostgresDatabase, describeEachDatabase } from '../apps/server/src/test-support/databases.js';
+import { describeEachDatabase } from '../apps/server/src/test-support/databases.js';
+import { startLoggedServer, type LoggedServer } from './support/logged-server.js';
 
 /**
  * RELIABILITY-TESTS ENR-3 and SEC-1: after a full cycle (first-run setup, login, API token
@@ -23,34 +22,18 @@ import { createEmptyPostgresDatabase, describeEachDatabase } from '../apps/serve
 describeEachDatabase('secrets at rest', (dialect) => {
   const email = 'sweeper@example.test';
   const password = 'sweep-passphrase-Zq7!-not-in-any-file';
-  const logs: string[] = [];
   const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
+  let running: LoggedServer;
   let server: RunningServer;
+  let logs: string[];
   let dataDir: string;
-  let disposeDb: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'niro-at-rest-'));
-    const env: Record<string, string> = { NIRO_PORT: '0', NIRO_DATA_DIR: dataDir, NIRO_LOG_LEVEL: 'debug' };
-    if (dialect === 'postgres') {
-      const db = await createEmptyPostgresDatabase();
-      env.NIRO_DATABASE_URL = db.url;
-      disposeDb = db.dispose;
-    }
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        logs.push(chunk.toString('utf8'));
-        cb();
-      },
-    });
-    server = await startServer({ config: env, clock, logger: createLogger('debug', sink) });
+    running = await startLoggedServer(dialect, clock);
+    ({ server, logs, dataDir } = running);
   });
 
-  afterAll(async () => {
-    await server.close();
-    await disposeDb();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => running.dispose());
 
   it('keeps no secret readable in the database files, the rows or the logs after a full cycle', async () => {
     const http = new Http(server.url);
