@@ -13,7 +13,8 @@
  *     constant, through inject and over TCP: what the HTTP stack costs before any ingest work;
  * one heartbeat in flight per cluster, in `full` mode (every heartbeat changes one pod, so the
  * document and rows are really rewritten), `delta` mode (a one-pod delta, alternately there and
- * back) and `same` mode (steady state: usage changes, inventory does not).
+ * back; the document is written at most once per 30 s per cluster, so within a phase only the
+ * summary and rows are) and `same` mode (steady state: usage changes, inventory does not).
  * Appends a dated section to bench/RESULTS.md. Run: `npm run bench:ingest`.
  * `NIRO_BENCH_ONLY=2000:same` (or `2000:same:service`) runs one scenario for profiling and
  * records nothing.
@@ -452,8 +453,17 @@ class LoadWorker {
 
   private ask<T>(msg: WorkerMessage): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.worker.once('message', resolve);
-      this.worker.once('error', reject);
+      // Each listener removes the other, so phases do not pile up listeners on the worker.
+      const onError = (err: Error): void => {
+        this.worker.off('message', onMessage);
+        reject(err);
+      };
+      const onMessage = (reply: T): void => {
+        this.worker.off('error', onError);
+        resolve(reply);
+      };
+      this.worker.once('message', onMessage);
+      this.worker.once('error', onError);
       this.worker.postMessage(msg);
     });
   }
@@ -487,7 +497,8 @@ function report(results: Result[], seconds: number): string {
     '',
     `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
     '- One heartbeat in flight per cluster; SQLite in WAL mode. `full`: every heartbeat changes one pod',
-    "  (document, summary and that pod's rows rewritten). `delta`: a one-pod delta, there and back.",
+    "  (document, summary and that pod's rows rewritten). `delta`: a one-pod delta, there and back",
+    "  (summary and that pod's rows written at once, the document at most once per 30 s per cluster).",
     '  `same`: inventory unchanged, fresh usage (liveness columns only).',
     '- JSON.parse: the same body strings in a loop on the same core, in the same run.',
     '- service: agent-key check, JSON.parse, validation, apply, group-commit write, reply serialised;',

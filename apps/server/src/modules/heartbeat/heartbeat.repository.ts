@@ -18,16 +18,24 @@ export type LivenessUpdate = {
   memoryUsageBytes: number | null;
 };
 
-/** The writes of one heartbeat; everything but `liveness` only when it changed. */
+/**
+ * The writes of one heartbeat; everything but `liveness` only when it changed. Without `liveness`
+ * the item is a deferred document write (ADR 0002), not a heartbeat: it updates no liveness
+ * column and resolves no incident.
+ */
 export type WriteItem = {
   clusterId: string;
   /** The key the heartbeat was authenticated with: a replaced key matches no row and writes nothing. */
   keyHash: string;
-  liveness: LivenessUpdate;
+  liveness?: LivenessUpdate;
   summary?: InventorySummary;
-  snapshot?: { hash: string; doc: string };
+  /** The document and the hash of the inventory it holds, always stored together; `at` is `updated_at`. */
+  snapshot?: { hash: string; doc: string; at: number };
   derived?: DerivedChanges;
 };
+
+type HeartbeatItem = WriteItem & { liveness: LivenessUpdate };
+const isHeartbeat = (i: WriteItem): i is HeartbeatItem => i.liveness !== undefined;
 
 export type StoredSnapshot = { hash: string; doc: string; updatedAt: number };
 export type StoredDerived = { pods: Map<string, PodRow>; images: Map<string, number> };
@@ -96,8 +104,13 @@ export class HeartbeatRepository {
     const sorted = [...items].sort((a, b) => (a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0));
     return this.db.transaction().execute(async (trx) => {
       const accepted = new Set<string>();
-      for (const chunk of chunks(sorted, ROWS_PER_STATEMENT)) {
+      const heartbeats = sorted.filter(isHeartbeat);
+      for (const chunk of chunks(heartbeats, ROWS_PER_STATEMENT)) {
         for (const id of await updateLiveness(trx, chunk)) accepted.add(id);
+      }
+      const docOnly = sorted.filter((i) => !isHeartbeat(i));
+      for (const chunk of chunks(docOnly, ROWS_PER_STATEMENT)) {
+        for (const id of await keysStillValid(trx, chunk)) accepted.add(id);
       }
       const applied = sorted.filter((i) => accepted.has(i.clusterId));
       if (applied.length === 0) return accepted;
@@ -106,6 +119,7 @@ export class HeartbeatRepository {
       const incidents = new IncidentsRepository(trx);
       const byTime = new Map<number, string[]>();
       for (const i of applied) {
+        if (!isHeartbeat(i)) continue;
         const list = byTime.get(i.liveness.at) ?? [];
         list.push(clusterOfflineFingerprint(i.clusterId));
         byTime.set(i.liveness.at, list);
@@ -122,7 +136,22 @@ export class HeartbeatRepository {
   }
 }
 
-async function updateLiveness(trx: Transaction<Database>, items: readonly WriteItem[]): Promise<string[]> {
+/** The clusters of deferred document writes whose key still matches (not replaced, not deleted). */
+async function keysStillValid(trx: Transaction<Database>, items: readonly WriteItem[]): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('clusters')
+    .select(['id', 'agent_key_hash'])
+    .where(
+      'id',
+      'in',
+      items.map((i) => i.clusterId),
+    )
+    .execute();
+  const keys = new Map(rows.map((r) => [r.id, r.agent_key_hash]));
+  return items.filter((i) => keys.get(i.clusterId) === i.keyHash).map((i) => i.clusterId);
+}
+
+async function updateLiveness(trx: Transaction<Database>, items: readonly HeartbeatItem[]): Promise<string[]> {
   const values = items.map((i) => {
     const l = i.liveness;
     return sql`(${i.clusterId}, ${i.keyHash}, cast(${l.at} as bigint), cast(${l.seq} as bigint), ${l.agentVersion}, ${l.kubernetesVersion}, ${l.distribution}, ${l.capabilities}, cast(${l.cpuUsageMilli} as bigint), cast(${l.memoryUsageBytes} as bigint))`;
@@ -202,7 +231,7 @@ async function upsertSnapshots(trx: Transaction<Database>, items: readonly Write
     if (rows.length >= SNAPSHOTS_PER_STATEMENT || bytes + i.snapshot.doc.length > SNAPSHOT_BYTES_PER_STATEMENT) {
       await write();
     }
-    rows.push({ cluster_id: i.clusterId, hash: i.snapshot.hash, doc: i.snapshot.doc, updated_at: i.liveness.at });
+    rows.push({ cluster_id: i.clusterId, hash: i.snapshot.hash, doc: i.snapshot.doc, updated_at: i.snapshot.at });
     bytes += i.snapshot.doc.length;
   }
   await write();

@@ -4,10 +4,12 @@ import {
   Node,
   Pod,
   Workload,
+  podKey,
   type DeltaInventory,
   type FullInventory,
   type Heartbeat,
   type HeartbeatReply,
+  type KubeEvent,
 } from '@niro/protocol';
 import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -18,7 +20,7 @@ import { sha256Hex } from '../../lib/ids.js';
 import type { Metrics } from '../../lib/metrics.js';
 import type { Logger } from '../../logger.js';
 import type { HeartbeatRepository, LivenessUpdate, WriteItem } from './heartbeat.repository.js';
-import { InventoryState, diffDerived, hasDerivedChanges } from './inventory.model.js';
+import { InventoryState, diffDerived, hasDerivedChanges, podRowOf, type PodRow } from './inventory.model.js';
 import { heartbeatValidator } from './heartbeat.validator.js';
 import { DEFAULT_WRITER_OPTIONS, SnapshotWriter, type WriterOptions } from './snapshot.writer.js';
 
@@ -35,6 +37,13 @@ export type HeartbeatServiceOptions = {
    */
   eventsRefreshMs: number;
   usageRefreshMs: number;
+  /**
+   * A `delta` that changes the inventory writes the summary and derived rows at once, but the
+   * document (with its hash) at most once per this window per cluster; the next heartbeat after
+   * the window, a flush, or any later heartbeat of another cluster writes it. Reads of nodes,
+   * workloads and events from the document lag by at most this much (ADR 0002). 0 writes always.
+   */
+  docWriteWindowMs: number;
   writer: WriterOptions;
 };
 
@@ -42,18 +51,34 @@ export const DEFAULT_HEARTBEAT_OPTIONS: HeartbeatServiceOptions = {
   inventoryCacheBytes: 256 * 1024 * 1024,
   eventsRefreshMs: 60_000,
   usageRefreshMs: 300_000,
+  docWriteWindowMs: 30_000,
   writer: DEFAULT_WRITER_OPTIONS,
 };
 
+/** What a deferred document is rendered with: the latest heartbeat's details and key. */
+type PendingDoc = { keyHash: string; events: KubeEvent[]; usage: Heartbeat['usage'] };
+
 /** Per-cluster facts kept for every cluster that reported (a few hundred bytes each). */
 type ClusterState = {
-  /** Hash of the stored inventory; null when the cluster has no snapshot yet. */
+  /**
+   * Hash of the inventory held (in memory, and stored unless `pendingDoc` is set: then the stored
+   * document and hash are the older pair); null when the cluster has no snapshot yet.
+   */
   hash: string | null;
   /** Digests of the events and usage in the stored document; null when unknown (after a restart). */
   eventsDigest: string | null;
   usageDigest: string | null;
   /** When the stored document was written (spread out after a restart, see stateOf). */
   docWrittenAt: number;
+  /** Whether this process wrote the stored document; until it has, a delta writes it at once. */
+  docWrittenHere: boolean;
+  /** Set while the inventory in memory is ahead of the stored document (deferred write). */
+  pendingDoc: PendingDoc | null;
+};
+
+type StoredInventory = {
+  inventory: InventoryState;
+  after: (delta: DeltaInventory, inventory: InventoryState) => { inventory: InventoryState; rows: Map<string, PodRow> };
 };
 
 /** The document's inventory lists, checked when a stored snapshot is read back. */
@@ -62,6 +87,9 @@ const SnapshotLists = Type.Object({
   pods: Type.Array(Pod),
   workloads: Type.Array(Workload),
 });
+
+/** Deferred documents a heartbeat of another cluster hands to the writer at most (bounds its extra work). */
+const DUE_DOCS_PER_HEARTBEAT = 4;
 
 /** Bounds the key cache; re-filled from the database on demand. */
 const MAX_CACHED_KEYS = 200_000;
@@ -83,6 +111,12 @@ export class HeartbeatService {
   private readonly inventories = new Map<string, { inventory: InventoryState; bytes: number }>();
   private inventoryBytes = 0;
   private readonly chains = new Map<string, Promise<unknown>>();
+  /**
+   * Clusters with a deferred document, in the order their inventory first got ahead of it; a
+   * cluster leaves when its document write is scheduled (`scheduledDocs`) or done.
+   */
+  private readonly pendingDocs = new Map<string, ClusterState>();
+  private readonly scheduledDocs = new Set<string>();
   /** Heartbeats being applied that have not reached the writer yet (see WriterOptions.commitWhenIdle). */
   private applying = 0;
   private readonly snapshotCheck = Compile(SnapshotLists);
@@ -124,10 +158,15 @@ export class HeartbeatService {
     return this.inOrder(agent.clusterId, () => this.apply(agent, hb));
   }
 
-  /** Writes out anything buffered, including heartbeats still being applied; called on shutdown. */
+  /**
+   * Writes out anything buffered, including heartbeats still being applied and deferred
+   * documents; called on shutdown.
+   */
   async flush(): Promise<void> {
+    for (const id of [...this.pendingDocs.keys()]) this.scheduleDocWrite(id);
     await this.writer.flush();
-    while (this.chains.size > 0) {
+    while (this.chains.size > 0 || this.pendingDocs.size > 0) {
+      for (const id of [...this.pendingDocs.keys()]) this.scheduleDocWrite(id);
       await new Promise<void>((resolve) => setImmediate(resolve));
       await this.writer.flush();
     }
@@ -140,6 +179,7 @@ export class HeartbeatService {
     let applying = true;
     this.applying++;
     try {
+      this.scheduleDueDocs(now);
       const state = await this.stateOf(agent.clusterId, now);
       const inv = hb.inventory;
       if (inv.mode === 'full') applied = await this.applyFull(agent.clusterId, state, inv, hb, now, item);
@@ -188,12 +228,12 @@ export class HeartbeatService {
     if (hasDerivedChanges(derived)) item.derived = derived;
     this.remember(clusterId, next);
     const unchanged = previous !== undefined && state.hash === inv.hash && next.sameItemsAs(previous);
-    if (unchanged) {
-      this.refreshDetailsIfDue(state, next, hb, now, item);
+    if (unchanged && state.pendingDoc === null) {
+      this.refreshDetailsIfDue(clusterId, state, next, hb, now, item);
     } else {
-      item.summary = next.summary();
+      if (!unchanged) item.summary = next.summary();
       state.hash = inv.hash;
-      this.writeDoc(state, next, hb, now, item);
+      this.writeDoc(clusterId, state, next, hb, now, item);
     }
     return true;
   }
@@ -207,21 +247,39 @@ export class HeartbeatService {
     item: WriteItem,
   ): Promise<boolean> {
     if (state.hash !== inv.baseHash) return false;
-    const current = this.inventories.get(clusterId)?.inventory ?? (await this.loadInventory(clusterId, inv.baseHash));
+    const held = this.inventories.get(clusterId)?.inventory;
+    const stored = held === undefined ? await this.loadInventory(clusterId, inv.baseHash) : null;
+    const current = held ?? stored?.inventory ?? null;
     if (current === null) {
       state.hash = null;
       return false;
     }
-    const derived = current.applyDelta(inv);
+    let derived = current.applyDelta(inv);
+    if (stored !== null && !state.docWrittenHere && derived !== null) {
+      // The rows may be ahead of the stored document: a delta deferred before a restart, whose
+      // reply the agent never got. Diff against the rows as stored, as a full inventory does.
+      derived = diffDerived(await this.repo.loadDerived(clusterId), stored.after(inv, current));
+    }
     this.remember(clusterId, current);
     if (derived === null && inv.hash === state.hash) {
-      this.refreshDetailsIfDue(state, current, hb, now, item);
+      this.refreshDetailsIfDue(clusterId, state, current, hb, now, item);
       return true;
     }
     if (derived !== null && hasDerivedChanges(derived)) item.derived = derived;
     item.summary = current.summary();
     state.hash = inv.hash;
-    this.writeDoc(state, current, hb, now, item);
+    const deferred =
+      state.docWrittenHere &&
+      now - state.docWrittenAt < this.options.docWriteWindowMs &&
+      // Only an inventory held in memory can be written later (the budget may have evicted it).
+      this.inventories.has(clusterId);
+    if (deferred) {
+      // Within the window: the stored document and hash stay the older pair (ADR 0002).
+      if (state.pendingDoc === null) this.pendingDocs.set(clusterId, state);
+      state.pendingDoc = { keyHash: item.keyHash, events: hb.events, usage: hb.usage };
+      return true;
+    }
+    this.writeDoc(clusterId, state, current, hb, now, item);
     return true;
   }
 
@@ -234,26 +292,35 @@ export class HeartbeatService {
     item: WriteItem,
   ): Promise<boolean> {
     if (state.hash !== hash) return false;
-    if (!this.detailsDue(state, hb, now)) return true;
-    const current = this.inventories.get(clusterId)?.inventory ?? (await this.loadInventory(clusterId, hash));
+    if (!this.docDue(state, now) && !this.detailsDue(state, hb, now)) return true;
+    const current =
+      this.inventories.get(clusterId)?.inventory ?? (await this.loadInventory(clusterId, hash))?.inventory ?? null;
     if (current === null) {
       // The stored snapshot is not the one remembered: start over from a full inventory.
       state.hash = null;
       return false;
     }
     this.remember(clusterId, current);
-    this.writeDoc(state, current, hb, now, item);
+    this.writeDoc(clusterId, state, current, hb, now, item);
     return true;
   }
 
   private refreshDetailsIfDue(
+    clusterId: string,
     state: ClusterState,
     inventory: InventoryState,
     hb: Heartbeat,
     now: number,
     item: WriteItem,
   ): void {
-    if (this.detailsDue(state, hb, now)) this.writeDoc(state, inventory, hb, now, item);
+    if (this.docDue(state, now) || this.detailsDue(state, hb, now)) {
+      this.writeDoc(clusterId, state, inventory, hb, now, item);
+    }
+  }
+
+  /** Whether a deferred document has waited out its window. */
+  private docDue(state: ClusterState, now: number): boolean {
+    return state.pendingDoc !== null && now - state.docWrittenAt >= this.options.docWriteWindowMs;
   }
 
   /**
@@ -269,14 +336,75 @@ export class HeartbeatService {
     return false;
   }
 
-  private writeDoc(state: ClusterState, inventory: InventoryState, hb: Heartbeat, now: number, item: WriteItem): void {
+  private writeDoc(
+    clusterId: string,
+    state: ClusterState,
+    inventory: InventoryState,
+    details: Pick<Heartbeat, 'events' | 'usage'>,
+    now: number,
+    item: WriteItem,
+  ): void {
+    if (state.pendingDoc !== null) {
+      state.pendingDoc = null;
+      this.pendingDocs.delete(clusterId);
+    }
     if (state.hash === null) return;
-    const eventsJson = JSON.stringify(hb.events);
-    const usageJson = JSON.stringify(hb.usage ?? null);
-    item.snapshot = { hash: state.hash, doc: inventory.renderDoc(eventsJson, usageJson) };
+    const eventsJson = JSON.stringify(details.events);
+    const usageJson = JSON.stringify(details.usage ?? null);
+    item.snapshot = { hash: state.hash, doc: inventory.renderDoc(eventsJson, usageJson), at: now };
     state.eventsDigest = digest(eventsJson);
     state.usageDigest = digest(usageJson);
     state.docWrittenAt = now;
+    state.docWrittenHere = true;
+  }
+
+  /**
+   * Hands deferred documents whose window has passed to the writer, so a cluster that went quiet
+   * after a delta does not keep a stale document: any heartbeat does this for a few clusters. The
+   * first not yet due ends the scan; later ones got ahead of their documents later, so they are
+   * due no sooner than one window after that.
+   */
+  private scheduleDueDocs(now: number): void {
+    let n = 0;
+    for (const [id, state] of this.pendingDocs) {
+      if (n >= DUE_DOCS_PER_HEARTBEAT || !this.docDue(state, now)) break;
+      this.scheduleDocWrite(id);
+      n++;
+    }
+  }
+
+  /** Writes a cluster's deferred document after whatever of that cluster is being applied. */
+  private scheduleDocWrite(clusterId: string): void {
+    this.pendingDocs.delete(clusterId);
+    if (this.scheduledDocs.has(clusterId)) return;
+    this.scheduledDocs.add(clusterId);
+    this.inOrder(clusterId, () => {
+      this.scheduledDocs.delete(clusterId);
+      return this.writePendingDoc(clusterId);
+    }).catch((err: unknown) => {
+      // The writer logged the failed batch; the stored pair is the truth again.
+      this.logger.debug({ err, clusterId }, 'writing a deferred snapshot document failed');
+    });
+  }
+
+  private async writePendingDoc(clusterId: string): Promise<void> {
+    const state = this.states.get(clusterId);
+    const pending = state?.pendingDoc ?? null;
+    if (state === undefined || pending === null) return;
+    const inventory = this.inventories.get(clusterId)?.inventory;
+    if (inventory === undefined) {
+      this.forget(clusterId);
+      return;
+    }
+    const item: WriteItem = { clusterId, keyHash: pending.keyHash };
+    this.writeDoc(clusterId, state, inventory, pending, this.clock.now(), item);
+    try {
+      // False when the key was replaced or the cluster deleted: nothing is written, forget it.
+      if (!(await this.writer.submit(item))) this.forget(clusterId);
+    } catch (err) {
+      this.forget(clusterId);
+      throw err;
+    }
   }
 
   private async stateOf(clusterId: string, now: number): Promise<ClusterState> {
@@ -290,13 +418,18 @@ export class HeartbeatService {
       // After a restart nothing is known about the stored details; spreading the first refresh
       // over one interval keeps a whole fleet from reloading its documents in the same second.
       docWrittenAt: now - (hash32(clusterId) % this.options.eventsRefreshMs),
+      docWrittenHere: false,
+      pendingDoc: null,
     };
     this.states.set(clusterId, state);
     return state;
   }
 
-  /** Reads the stored document back into memory when it holds the inventory with `hash`. */
-  private async loadInventory(clusterId: string, hash: string): Promise<InventoryState | null> {
+  /**
+   * Reads the stored document back into memory when it holds the inventory with `hash`; `after`
+   * gives the pod rows of that inventory once a delta is applied to it.
+   */
+  private async loadInventory(clusterId: string, hash: string): Promise<StoredInventory | null> {
     const stored = await this.repo.loadSnapshot(clusterId);
     if (stored === undefined || stored.hash !== hash) return null;
     let doc: unknown;
@@ -309,7 +442,17 @@ export class HeartbeatService {
       this.logger.warn({ clusterId }, 'stored snapshot is unreadable; asking the agent for a full inventory');
       return null;
     }
-    return InventoryState.fromLists(doc.nodes, doc.pods, doc.workloads).inventory;
+    const pods = doc.pods;
+    return {
+      inventory: InventoryState.fromLists(doc.nodes, pods, doc.workloads).inventory,
+      after: (delta, inventory) => {
+        const rows = new Map<string, PodRow>();
+        for (const p of pods) rows.set(podKey(p), podRowOf(p));
+        for (const key of delta.remove.pods ?? []) rows.delete(key);
+        for (const p of delta.upsert.pods ?? []) rows.set(podKey(p), podRowOf(p));
+        return { inventory, rows };
+      },
+    };
   }
 
   /** Keeps an inventory in memory (most recently used) and evicts the coldest beyond the budget. */
@@ -323,6 +466,11 @@ export class HeartbeatService {
     this.inventoryBytes += inventory.bytes;
     for (const [id, entry] of this.inventories) {
       if (this.inventoryBytes <= this.options.inventoryCacheBytes) break;
+      if (this.pendingDocs.has(id) || this.scheduledDocs.has(id)) {
+        // Ahead of its stored document: write that out first, evict on a later pass.
+        this.scheduleDocWrite(id);
+        continue;
+      }
       this.inventories.delete(id);
       this.inventoryBytes -= entry.bytes;
     }
@@ -330,6 +478,7 @@ export class HeartbeatService {
 
   private forget(clusterId: string): void {
     this.states.delete(clusterId);
+    this.pendingDocs.delete(clusterId);
     const entry = this.inventories.get(clusterId);
     if (entry !== undefined) {
       this.inventories.delete(clusterId);

@@ -10,7 +10,7 @@ import {
   type Workload,
 } from '@niro/protocol';
 import { buildHeartbeat, type HeartbeatOptions } from '@niro/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { newSecret, sha256Hex } from '../../lib/ids.js';
 import { bearer, createTestApp, type TestApp } from '../../test-support/app.js';
 import { enrollTestCluster, reenrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
@@ -300,6 +300,8 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
   it('applies a delta onto its base and rewrites only the rows that changed', async () => {
     const c = await createCluster();
     await ok(c.agentKey, heartbeat(1, full('h1')));
+    // Past the document window, so this delta writes the document at once (deferral: below).
+    t.clock.advance(30_000);
     // A marker on a row the delta does not touch proves the row is not rewritten.
     await db()
       .updateTable('cluster_pods')
@@ -348,6 +350,141 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     const doc = await docOf(c.clusterId);
     expect(doc.pods.map((p) => p.name)).toEqual(['api-1', 'migrate-1', 'worker-1', 'api-3']);
     expect(doc.pods.find((p) => p.name === 'worker-1')).toEqual(healed);
+  });
+
+  describe('defers the document of a delta to at most once per window (ADR 0002)', () => {
+    const WINDOW = 30_000;
+    const toH2 = (seq: number) =>
+      heartbeat(seq, { mode: 'delta', baseHash: 'h1', hash: 'h2', upsert: { pods: [pod('api-3')] }, remove: {} });
+    const toH3 = (seq: number) =>
+      heartbeat(seq, { mode: 'delta', baseHash: 'h2', hash: 'h3', upsert: {}, remove: { pods: ['shop/api-1'] } });
+
+    it('writes summary and pod rows at once, and the document with its hash on the next heartbeat after the window', async () => {
+      const c = await createCluster();
+      await ok(c.agentKey, heartbeat(1, full('h1')));
+      const before = await snapshot(c.clusterId);
+      t.clock.advance(5_000);
+      expect(await ok(c.agentKey, toH2(2))).toEqual({ ack: 2, heartbeatIntervalSeconds: 15 });
+      expect(await snapshot(c.clusterId)).toEqual(before);
+      expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual([
+        'api-1',
+        'api-2',
+        'api-3',
+        'migrate-1',
+        'worker-1',
+      ]);
+      expect(await clusterRow(c.clusterId)).toMatchObject({ last_seq: 2, pods_total: 5, pods_running: 2 });
+
+      // A second delta within the window, onto the hash only memory holds: applied, still deferred.
+      t.clock.advance(15_000);
+      expect((await ok(c.agentKey, toH3(3))).resendFull).toBeUndefined();
+      expect(await snapshot(c.clusterId)).toEqual(before);
+      expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual(['api-2', 'api-3', 'migrate-1', 'worker-1']);
+      expect(await clusterRow(c.clusterId)).toMatchObject({ pods_total: 4 });
+
+      // The window since the last document write has passed: this `same` writes document and hash.
+      t.clock.advance(WINDOW - 20_000);
+      const newer: KubeEvent[] = [{ ...EVENTS[0]!, count: 20 }];
+      await ok(c.agentKey, heartbeat(4, { mode: 'same', hash: 'h3' }, { events: newer }));
+      const snap = await snapshot(c.clusterId);
+      expect(snap).toMatchObject({ hash: 'h3', updated_at: t.clock.now() });
+      const doc = await docOf(c.clusterId);
+      expect(doc.pods.map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1', 'api-3']);
+      expect(doc.nodes).toEqual(NODES);
+      expect(doc.events).toEqual(newer);
+    });
+
+    it('writes deferred documents on flush, and once due on a heartbeat of another cluster', async () => {
+      const [c, other] = await Promise.all([createCluster(), createCluster()]);
+      const service = freshService();
+      const agent = await service.authenticate(`Bearer ${c.agentKey}`);
+      const otherAgent = await service.authenticate(`Bearer ${other.agentKey}`);
+      await service.ingest(agent, heartbeat(1, full('h1')));
+      await service.ingest(otherAgent, heartbeat(1, full('o1')));
+      t.clock.advance(1_000);
+      await service.ingest(agent, toH2(2));
+      expect((await snapshot(c.clusterId))?.hash).toBe('h1');
+      await service.flush();
+      expect((await snapshot(c.clusterId))?.hash).toBe('h2');
+      expect((await docOf(c.clusterId)).pods.map((p) => p.name)).toContain('api-3');
+
+      // Flushed just now, so the next delta is within the window again; then the cluster goes quiet.
+      t.clock.advance(1_000);
+      await service.ingest(agent, toH3(3));
+      expect((await snapshot(c.clusterId))?.hash).toBe('h2');
+      t.clock.advance(WINDOW);
+      await service.ingest(otherAgent, heartbeat(2, { mode: 'same', hash: 'o1' }));
+      await vi.waitFor(async () => expect((await snapshot(c.clusterId))?.hash).toBe('h3'));
+      expect((await docOf(c.clusterId)).pods.map((p) => p.name)).not.toContain('api-1');
+      await service.flush();
+    });
+
+    it('after a restart, answers a delta on the newest hash with resendFull while the stored document was older, and applies it once written', async () => {
+      const c = await createCluster();
+      const first = freshService();
+      const agent = await first.authenticate(`Bearer ${c.agentKey}`);
+      await first.ingest(agent, heartbeat(1, full('h1')));
+      t.clock.advance(1_000);
+      await first.ingest(agent, toH2(2));
+      // The process stops without its shutdown flush: the stored pair is still h1.
+      const podsAtH2 = await podRows(c.clusterId);
+      const restarted = freshService();
+      const again = await restarted.authenticate(`Bearer ${c.agentKey}`);
+      expect((await restarted.ingest(again, toH3(3))).resendFull).toBe(true);
+      expect(await snapshot(c.clusterId)).toMatchObject({ hash: 'h1' });
+      expect(await podRows(c.clusterId)).toEqual(podsAtH2);
+
+      // Had the document been written (here by the first process's flush), the delta applies.
+      await first.flush();
+      expect((await snapshot(c.clusterId))?.hash).toBe('h2');
+      const later = freshService();
+      const third = await later.authenticate(`Bearer ${c.agentKey}`);
+      expect((await later.ingest(third, toH3(4))).resendFull).toBeUndefined();
+      // The first delta after a restart writes the document at once: nothing of it was written here yet.
+      expect((await snapshot(c.clusterId))?.hash).toBe('h3');
+      expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual(['api-2', 'api-3', 'migrate-1', 'worker-1']);
+      await Promise.all([restarted.flush(), later.flush()]);
+    });
+
+    it('after a restart, a delta onto the older stored document also undoes rows written ahead of it', async () => {
+      const c = await createCluster();
+      const first = freshService();
+      const agent = await first.authenticate(`Bearer ${c.agentKey}`);
+      await first.ingest(agent, heartbeat(1, full('h1')));
+      t.clock.advance(1_000);
+      // Deferred: rows hold api-3, the stored document is still h1. The agent never gets this reply.
+      await first.ingest(agent, toH2(2));
+      expect((await podRows(c.clusterId)).map((p) => p.name)).toContain('api-3');
+      const restarted = freshService();
+      const again = await restarted.authenticate(`Bearer ${c.agentKey}`);
+      // The agent, still on h1, sends a delta to its current inventory, where api-3 is gone again.
+      const reply = await restarted.ingest(
+        again,
+        heartbeat(3, { mode: 'delta', baseHash: 'h1', hash: 'h4', upsert: {}, remove: { pods: ['shop/api-1'] } }),
+      );
+      expect(reply.resendFull).toBeUndefined();
+      expect((await podRows(c.clusterId)).map((p) => p.name)).toEqual(['api-2', 'migrate-1', 'worker-1']);
+      expect(await clusterRow(c.clusterId)).toMatchObject({ pods_total: 3 });
+      expect((await snapshot(c.clusterId))?.hash).toBe('h4');
+      await restarted.flush();
+    });
+
+    it('writes nothing for a deferred document of a cluster deleted meanwhile', async () => {
+      const c = await createCluster();
+      const service = freshService();
+      const agent = await service.authenticate(`Bearer ${c.agentKey}`);
+      await service.ingest(agent, heartbeat(1, full('h1')));
+      t.clock.advance(1_000);
+      await service.ingest(agent, toH2(2));
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/clusters/${c.clusterId}`,
+        headers: bearer(c.owner.token),
+      });
+      expect(del.statusCode).toBe(204);
+      await service.flush();
+      expect(await snapshot(c.clusterId)).toBeUndefined();
+    });
   });
 
   it('asks for a full inventory when a delta does not start from the stored hash, and changes no inventory', async () => {
