@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AGENT_KEY_PREFIX, type Heartbeat, type Inventory } from '@niro/protocol';
+import type { CreateClusterResponse, EnrollRequest, EnrollResponse, Heartbeat, Inventory } from '@niro/protocol';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
 import {
   createRng,
@@ -99,9 +99,10 @@ async function main(): Promise<void> {
   const load = new LoadWorker();
   const results: Result[] = [];
   try {
+    const token = await adminToken(server);
     for (const size of SIZES) {
       const scenarios = buildScenarios(size);
-      const keys = await createClusters(server, size);
+      const keys = await createClusters(server, token, size);
       log(
         `${size.label}: full ${kb(scenarios.full.bodies)} KB, delta ${kb(scenarios.delta.bodies)} KB, ` +
           `same ${kb(scenarios.same.bodies)} KB, ${size.clusters} clusters`,
@@ -239,53 +240,34 @@ function body(seq: number, inventory: Inventory, inv: ClusterInventory, rng: Ret
 
 const hashOf = (inv: ClusterInventory): string => createHash('sha256').update(JSON.stringify(inv)).digest('hex');
 
-async function createClusters(server: RunningServer, size: Size): Promise<string[]> {
-  const db = server.services.database.db;
-  const now = Date.now();
-  const orgId = `bench-org-${size.pods}`;
-  await db
-    .insertInto('orgs')
-    .values({ id: orgId, parent_id: null, path: `/${orgId}/`, name: orgId, created_at: now })
-    .execute();
+/** An API token of the first administrator, who owns the one org every bench cluster goes to. */
+async function adminToken(server: RunningServer): Promise<string> {
+  const { auth } = server.services;
+  const admin = await auth.bootstrapAdmin({ email: 'bench@example.com', password: 'bench-password' });
+  if (admin === null) throw new Error('the bench database already has an administrator');
+  return (await auth.createApiToken(admin.id, 'bench')).token;
+}
+
+/** Creates and enrolls the clusters of one size as the dashboard and an agent would; returns their agent keys. */
+async function createClusters(server: RunningServer, token: string, size: Size): Promise<string[]> {
   const keys: string[] = [];
   for (let i = 0; i < size.clusters; i++) {
-    const key = `${AGENT_KEY_PREFIX}bench-${size.pods}-${i}-${createHash('sha256').update(String(Math.random())).digest('hex')}`;
-    keys.push(key);
-    await db
-      .insertInto('clusters')
-      .values({
-        id: `bench-${size.pods}-${i}`,
-        org_id: orgId,
-        name: `bench-${size.pods}-${i}`,
-        environment: 'production',
-        labels: '{}',
-        status: 'pending',
-        status_changed_at: now,
-        created_at: now,
-        updated_at: now,
-        agent_key_hash: createHash('sha256').update(key).digest('hex'),
-        enrolled_at: now,
-        cluster_uid: null,
-        last_heartbeat_at: null,
-        last_seq: null,
-        agent_version: null,
-        kubernetes_version: null,
-        distribution: null,
-        capabilities: null,
-        nodes_total: 0,
-        nodes_ready: 0,
-        pods_total: 0,
-        pods_running: 0,
-        pods_pending: 0,
-        pods_failed: 0,
-        cpu_capacity_milli: 0,
-        memory_capacity_bytes: 0,
-        cpu_requests_milli: 0,
-        memory_requests_bytes: 0,
-        cpu_usage_milli: null,
-        memory_usage_bytes: null,
-      })
-      .execute();
+    const created = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/clusters',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { name: `bench-${size.pods}-${i}`, environment: 'production' },
+    });
+    if (created.statusCode !== 201) throw new Error(`creating a cluster failed: ${created.statusCode} ${created.body}`);
+    const { cluster, enrollment } = created.json<CreateClusterResponse>();
+    const request: EnrollRequest = {
+      token: enrollment.token,
+      agent: { version: '0.1.0' },
+      cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid: `uid-${cluster.id}` },
+    };
+    const enrolled = await server.app.inject({ method: 'POST', url: '/api/agent/v1/enroll', payload: request });
+    if (enrolled.statusCode !== 200) throw new Error(`enrollment failed: ${enrolled.statusCode} ${enrolled.body}`);
+    keys.push(enrolled.json<EnrollResponse>().agentKey);
   }
   return keys;
 }

@@ -2,6 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
 import { describeEachDatabase } from '../apps/server/src/test-support/databases.js';
+import { isRecord } from '../apps/server/src/lib/validation.js';
 import { bearer, createTestApp, createUserWithToken, type TestApp } from '../apps/server/src/test-support/app.js';
 
 /**
@@ -260,8 +261,6 @@ async function rowCounts(t: TestApp): Promise<Record<string, number | string>> {
   out.clusters_state = JSON.stringify(clusters);
   return out;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function stringAt(value: unknown, ...keys: string[]): string {
   let v: unknown = value;

@@ -75,7 +75,7 @@ export class ApiClient {
       }
     }
     if (!res.ok) {
-      const err = readError(parsed);
+      const err = readErrorBody(parsed);
       throw new NiroApiError(
         res.status,
         err?.code ?? 'http_error',
@@ -147,9 +147,10 @@ export class ApiClient {
   }
 }
 
-function readError(body: unknown): { code: string; message: string; details?: unknown } | null {
+/** The code, message and details of an API error body (`{ error: {...} }`), or null if it is not one. */
+export function readErrorBody(body: unknown): { code: string; message: string; details?: unknown } | null {
   if (typeof body !== 'object' || body === null || !('error' in body)) return null;
-  const e = (body as { error: unknown }).error;
+  const e = body.error;
   if (typeof e !== 'object' || e === null) return null;
   const code = 'code' in e && typeof e.code === 'string' ? e.code : 'http_error';
   const message = 'message' in e && typeof e.message === 'string' ? e.message : 'request failed';

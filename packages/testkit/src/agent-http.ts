@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { NiroApiError } from '@niro/protocol';
+import { NiroApiError, readErrorBody } from '@niro/protocol';
 import { Agent, request, type Dispatcher } from 'undici';
 
 const gzip = promisify(gzipCallback);
@@ -59,15 +59,3 @@ export async function postJson(
   }
   return { body: parsed, status: res.statusCode, latencyMs, bytesSent: body.length };
 }
-
-function readErrorBody(body: unknown): { code: string; message: string } | null {
-  if (!isRecord(body) || !isRecord(body.error)) return null;
-  const { code, message } = body.error;
-  return {
-    code: typeof code === 'string' ? code : 'http_error',
-    message: typeof message === 'string' ? message : 'request failed',
-  };
-}
-
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -82,3 +82,7 @@ function describe(e: ErrorObject, part: string): FieldError {
       return { field: base, message: e.message ?? 'is invalid' };
   }
 }
+
+/** A plain JSON object (not null, not an array). */
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,6 +1,7 @@
 import { AUDIT_LIMIT_DEFAULT, AuditPage, AuditQuery, type AuditEntry } from '@niro/protocol';
 import { iso } from '../../clock.js';
 import type { App } from '../../lib/http.js';
+import { isRecord } from '../../lib/validation.js';
 import type { Services } from '../../services.js';
 import { requirePrincipal, SIGNED_IN } from '../auth/principal.js';
 import type { AuditRow } from './audit.repository.js';
@@ -43,5 +44,5 @@ function toAuditEntryDto(row: AuditRow): AuditEntry {
 function parseDetails(details: string | null): Record<string, unknown> | null {
   if (details === null) return null;
   const parsed: unknown = JSON.parse(details);
-  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? { ...parsed } : null;
+  return isRecord(parsed) ? parsed : null;
 }

@@ -17,12 +17,10 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../lib/http.js';
 import type { Services } from '../../services.js';
-import { auditActor, requirePrincipal } from '../auth/principal.js';
+import { auditActor, requirePrincipal, SIGNED_IN } from '../auth/principal.js';
 import type { AccessScope } from '../orgs/access.js';
 import type { RequestContext } from './enrollment.service.js';
 import { registerEnrollmentRoutes } from './enrollment.routes.js';
-
-const security: Record<string, string[]>[] = [{ bearer: [] }, { session: [] }];
 
 export function registerClusterRoutes(app: App, services: Services): void {
   const { clusters } = services;
@@ -40,7 +38,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Create a cluster and its first enrollment token',
-        security,
+        security: SIGNED_IN,
         body: CreateClusterRequest,
         response: { 201: CreateClusterResponse },
       },
@@ -58,7 +56,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'List the clusters you can see',
-        security,
+        security: SIGNED_IN,
         querystring: ListClustersQuery,
         response: { 200: ClusterList },
       },
@@ -75,7 +73,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Get one cluster',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 200: Cluster },
       },
@@ -92,7 +90,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Rename a cluster or change its environment or labels (labels are replaced as a whole)',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         body: UpdateClusterRequest,
         response: { 200: Cluster },
@@ -110,7 +108,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Delete a cluster with its snapshot and tokens; its agent key stops working',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 204: Type.Null({ description: 'No content' }) },
       },
@@ -128,7 +126,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Issue a new enrollment token (re-enrollment replaces the agent key)',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 201: EnrollmentInfo },
       },
@@ -146,7 +144,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Nodes of a cluster as last reported',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 200: ClusterNodeList },
       },
@@ -163,7 +161,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Pods of a cluster as last reported',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         querystring: ClusterPodsQuery,
         response: { 200: PodPage },
@@ -182,7 +180,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Recent Warning events of a cluster, newest first',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 200: ClusterEventList },
       },
@@ -199,7 +197,7 @@ export function registerClusterRoutes(app: App, services: Services): void {
       schema: {
         tags: ['clusters'],
         summary: 'Deployments, StatefulSets and DaemonSets of a cluster as last reported',
-        security,
+        security: SIGNED_IN,
         params: ClusterIdParams,
         response: { 200: ClusterWorkloadList },
       },

@@ -18,6 +18,7 @@ import { iso, isoOrNull, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
+import { isRecord } from '../../lib/validation.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { roleAtLeast, type AccessScope } from '../orgs/access.js';
 import type { ClusterPatch, ClusterRow, ClustersRepository } from './clusters.repository.js';
@@ -26,7 +27,7 @@ import { EnrollmentService, type RequestContext } from './enrollment.service.js'
 /** Same rule as the key pattern of `Labels` in @niro/protocol (Kubernetes label keys). */
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/;
 
-export type LabelSelector = { key: string; value: string | null };
+type LabelSelector = { key: string; value: string | null };
 
 /** Clusters: create, read, rename, relabel, delete; every write is audited. */
 export class ClustersService {
@@ -244,7 +245,7 @@ function checkLabelKeys(labels: Record<string, string>): void {
   }
 }
 
-export function parseLabelSelectors(label: string | string[] | undefined): LabelSelector[] {
+function parseLabelSelectors(label: string | string[] | undefined): LabelSelector[] {
   if (label === undefined) return [];
   return (Array.isArray(label) ? label : [label]).map((s) => {
     const eq = s.indexOf('=');
@@ -258,7 +259,7 @@ export function parseLabelSelectors(label: string | string[] | undefined): Label
   });
 }
 
-export function matchesLabels(labels: Record<string, string>, selectors: LabelSelector[]): boolean {
+function matchesLabels(labels: Record<string, string>, selectors: LabelSelector[]): boolean {
   return selectors.every((s) =>
     s.value === null ? Object.hasOwn(labels, s.key) : Object.hasOwn(labels, s.key) && labels[s.key] === s.value,
   );
@@ -287,7 +288,7 @@ function parseCapabilities(text: string | null): Capabilities | null {
   }
 }
 
-export type SummaryColumns = Pick<
+type SummaryColumns = Pick<
   ClusterRow,
   | 'nodes_total'
   | 'nodes_ready'
@@ -320,7 +321,7 @@ export function toClusterSummary(row: SummaryColumns): ClusterSummary {
   };
 }
 
-export function toClusterDto(row: ClusterRow): Cluster {
+function toClusterDto(row: ClusterRow): Cluster {
   return {
     id: row.id,
     orgId: row.org_id,
@@ -338,10 +339,6 @@ export function toClusterDto(row: ClusterRow): Cluster {
     capabilities: parseCapabilities(row.capabilities),
     summary: toClusterSummary(row),
   };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function listOf<T>(v: unknown, check: (item: unknown) => item is T): T[] {

@@ -135,7 +135,7 @@ function parseImages(text: string): string[] {
 }
 
 /** Cursors are opaque to clients: the last row's primary key, base64url JSON. */
-export function encodeCursor(key: PodKey): string {
+function encodeCursor(key: PodKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 

@@ -3,11 +3,11 @@ import { Heartbeat, HeartbeatReply } from '@niro/protocol';
 import type { FastifyBodyParser, FastifyRequest } from 'fastify';
 import { UnauthorizedError } from '../../errors.js';
 import type { App } from '../../lib/http.js';
+import { isRecord } from '../../lib/validation.js';
 import type { Services } from '../../services.js';
 import type { AgentIdentity } from './heartbeat.service.js';
-import { HEARTBEAT_PATH, isRecord } from './heartbeat.validator.js';
+import { HEARTBEAT_PATH } from './heartbeat.validator.js';
 
-export { HEARTBEAT_PATH };
 /** A full inventory of a large cluster is a few MB; 16 MiB leaves room and bounds a request. */
 export const HEARTBEAT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 

@@ -2,7 +2,7 @@ import { DeltaInventory, FullInventory, Heartbeat, SameInventory } from '@niro/p
 import type { FastifySchemaCompiler } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { RequestValidationError, createValidatorCompiler } from '../../lib/validation.js';
+import { RequestValidationError, createValidatorCompiler, isRecord } from '../../lib/validation.js';
 
 export const HEARTBEAT_PATH = '/api/agent/v1/heartbeat';
 
@@ -61,6 +61,4 @@ export function heartbeatValidator(): HeartbeatValidation {
   };
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const isMode = (v: unknown): v is Mode => typeof v === 'string' && (MODES as readonly string[]).includes(v);

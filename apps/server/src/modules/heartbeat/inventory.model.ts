@@ -85,7 +85,7 @@ const round = (n: number | undefined): number => (n === undefined ? 0 : clamp(n,
 
 const crashLooping = (c: Container): boolean => c.state === 'waiting' && c.reason === 'CrashLoopBackOff';
 
-export function podStatusOf(pod: Pod): PodStatus {
+function podStatusOf(pod: Pod): PodStatus {
   if (pod.containers.some(crashLooping) || (pod.initContainers ?? []).some(crashLooping)) return 'crashloop';
   switch (pod.phase) {
     case 'Running':
@@ -130,7 +130,7 @@ export function podRowOf(pod: Pod): PodRow {
   };
 }
 
-export function podRowsEqual(a: PodRow, b: PodRow): boolean {
+function podRowsEqual(a: PodRow, b: PodRow): boolean {
   return (
     a.phase === b.phase &&
     a.status === b.status &&

@@ -93,8 +93,7 @@ export class IncidentsRepository {
 }
 
 /** Fingerprint `cluster + type + scope` (DESIGN 4.2). */
-export const incidentFingerprint = (clusterId: string, type: string, scope: string): string =>
-  `${clusterId}:${type}:${scope}`;
+const incidentFingerprint = (clusterId: string, type: string, scope: string): string => `${clusterId}:${type}:${scope}`;
 
 export const CLUSTER_OFFLINE = 'cluster_offline';
 export const FLEET_CONNECTIVITY = 'fleet_connectivity';

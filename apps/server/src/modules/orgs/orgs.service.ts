@@ -82,15 +82,11 @@ export class OrgsService {
    * creator becomes the new org's owner either way.
    */
   async createOrg(caller: Caller, input: { name: string; parentId?: string }): Promise<OrgWithRole> {
-    let parent: OrgRow | null = null;
     if (input.parentId !== undefined) {
       const scope = await this.scopeFor(caller.principal.userId);
       scope.require(input.parentId, 'admin', 'Parent organization');
-      parent = (await this.repo.findById(input.parentId)) ?? null;
-      if (parent === null) throw new NotFoundError('Parent organization');
     }
-    const org = buildOrgRow(input.name, parent, this.clock.now());
-    await this.repo.insertWithOwner(org, caller.principal.userId);
+    const org = await this.create(input.name, input.parentId ?? null, caller.principal.userId);
     await this.audit.record({
       actor: auditActor(caller.principal),
       action: 'org.create',
