@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Starts a local Kubernetes for tests (issue 3), loopback only:
+#   kine (SQLite) -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler -> kwok -> fake nodes.
+# Every component binds 127.0.0.1 on a free port. Binaries come from scripts/kube-build.sh (or NIRO_KUBE_BIN).
+# State (pids/, logs/, pki/, db/, kubeconfig.yaml, bin/kubectl) lives in ${NIRO_KUBE_DIR:-/tmp/niro-kube}.
+# Progress lines go to stdout; the LAST line is always `KUBECONFIG=<path>` on success.
+# Idempotent: when the cluster in that dir is already up, it only prints the KUBECONFIG line again.
+# Env: NIRO_KUBE_DIR, NIRO_KUBE_BIN (bin folder; default: last line of scripts/kube-build.sh),
+#      NIRO_KUBE_NODES (fake nodes, default 3), NIRO_KUBE_TIMEOUT (seconds per wait, default 120).
+# Stop with scripts/kube-down.sh.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${NIRO_KUBE_DIR:-/tmp/niro-kube}
+nodes=${NIRO_KUBE_NODES:-3}
+timeout=${NIRO_KUBE_TIMEOUT:-120}
+stages_dir="$root/packages/testkit/kube/stages"
+kubeconfig="$dir/kubeconfig.yaml"
+start=$EPOCHREALTIME
+
+say() { awk -v a="$start" -v b="$EPOCHREALTIME" -v m="$*" 'BEGIN { printf "kube-up: [%5.1fs] %s\n", b - a, m }'; }
+die() {
+  echo "kube-up: ERROR: $*" >&2
+  exit 1
+}
+
+# Order matters: kube-down stops in the reverse of this list.
+components=(kine kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+alive() { # component -> 0 if its pid file names a live process running our binary
+  local f="$dir/pids/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "/$1 "
+}
+
+# --- already up? -------------------------------------------------------------------------------
+if [ -f "$kubeconfig" ] && [ -x "$dir/bin/kubectl" ]; then
+  all=1
+  for c in "${components[@]}"; do alive "$c" || all=0; done
+  if [ $all = 1 ] && [ "$("$dir/bin/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then
+    say "already up in $dir"
+    echo "KUBECONFIG=$kubeconfig"
+    exit 0
+  fi
+fi
+if [ -d "$dir" ]; then
+  say "stale state in $dir: running kube-down first"
+  NIRO_KUBE_DIR="$dir" bash "$root/scripts/kube-down.sh" | sed 's/^/  /'
+fi
+
+# --- binaries ------------------------------------------------------------------------------------
+if [ -z "${NIRO_KUBE_BIN:-}" ]; then
+  NIRO_KUBE_BIN=$(bash "$root/scripts/kube-build.sh" | tail -n 1) || die "scripts/kube-build.sh failed (run npm run kube:build)"
+fi
+bin=$NIRO_KUBE_BIN
+for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+  [ -x "$bin/$b" ] || die "missing $bin/$b (run npm run kube:build)"
+done
+command -v openssl >/dev/null || die "openssl is required"
+ls "$stages_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Stage configs in $stages_dir"
+
+mkdir -p "$dir"/{pids,logs,pki,db,bin}
+ln -sf "$bin/kubectl" "$dir/bin/kubectl"
+kubectl=("$dir/bin/kubectl" --kubeconfig "$kubeconfig")
+
+# --- free loopback ports -------------------------------------------------------------------------
+# Pick below the kernel's ephemeral range (outgoing connections take ports from there, and one that
+# holds 127.0.0.1:P makes a later bind on P fail), skipping every port any TCP socket uses right now.
+read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_low=32768
+[ "$eph_low" -gt 12000 ] || eph_low=61000
+used_ports=" $(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | tr '\n' ' ') "
+picked=" "
+free_port() {
+  local p
+  while :; do
+    p=$((10000 + RANDOM % (eph_low - 10000)))
+    case "$used_ports$picked" in *" $p "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      picked+="$p "
+      echo "$p"
+      return
+    fi
+  done
+}
+kine_port=$(free_port)
+kine_metrics_port=$(free_port)
+api_port=$(free_port)
+kcm_port=$(free_port)
+sched_port=$(free_port)
+kwok_port=$(free_port)
+cat >"$dir/ports.env" <<EOF
+KINE_PORT=$kine_port
+KINE_METRICS_PORT=$kine_metrics_port
+APISERVER_PORT=$api_port
+KCM_PORT=$kcm_port
+SCHEDULER_PORT=$sched_port
+KWOK_PORT=$kwok_port
+EOF
+
+# --- PKI -----------------------------------------------------------------------------------------
+pki="$dir/pki"
+t=$(date +%s)
+(
+  cd "$pki"
+  exec >openssl.log 2>&1
+  cert() { # name subject ca extfile-content
+    openssl genrsa -out "$1.key" 2048
+    openssl req -new -key "$1.key" -subj "$2" -out "$1.csr"
+    printf '%s\n' "$4" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA "$3.crt" -CAkey "$3.key" -CAcreateserial -days 365 -sha256 \
+      -extfile "$1.ext" -out "$1.crt"
+  }
+  ca() { # name cn
+    openssl genrsa -out "$1.key" 2048
+    openssl req -x509 -new -key "$1.key" -subj "/CN=$2" -days 3650 -sha256 -out "$1.crt" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"
+  }
+  ca ca niro-kube-ca
+  ca front-proxy-ca niro-kube-front-proxy-ca
+  cert apiserver /CN=kube-apiserver ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  cert admin "/O=system:masters/CN=niro-admin" ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  cert front-proxy-client /CN=front-proxy-client front-proxy-ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  openssl genrsa -out sa.key 2048
+  openssl rsa -in sa.key -pubout -out sa.pub
+  rm -f ./*.csr ./*.ext ./*.srl
+) || die "openssl failed, see $pki/openssl.log"
+say "PKI generated in $(($(date +%s) - t))s"
+
+b64() { base64 -w0 <"$1"; }
+cat >"$kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: niro-kube
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority-data: $(b64 "$pki/ca.crt")
+users:
+- name: niro-admin
+  user:
+    client-certificate-data: $(b64 "$pki/admin.crt")
+    client-key-data: $(b64 "$pki/admin.key")
+contexts:
+- name: niro-kube
+  context:
+    cluster: niro-kube
+    user: niro-admin
+current-context: niro-kube
+EOF
+chmod 600 "$kubeconfig"
+
+# --- process helpers -----------------------------------------------------------------------------
+launch() { # component args...  (own session, so a Ctrl-C on the caller does not reach it)
+  local name=$1
+  shift
+  setsid "$bin/$name" "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
+  echo $! >"$dir/pids/$name.pid"
+}
+fail_with_log() {
+  echo "kube-up: ERROR: $1; last lines of $dir/logs/$2.log:" >&2
+  tail -n 25 "$dir/logs/$2.log" | sed 's/^/kube-up:   /' >&2
+  echo "kube-up: stopping what was started (kube-down)" >&2
+  NIRO_KUBE_DIR="$dir" bash "$root/scripts/kube-down.sh" >&2 || true
+  exit 1
+}
+wait_for() { # component description command...
+  local name=$1 what=$2 deadline=$(($(date +%s) + timeout))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    alive "$name" || fail_with_log "$name exited while waiting for $what" "$name"
+    [ "$(date +%s)" -lt $deadline ] || fail_with_log "timed out after ${timeout}s waiting for $what" "$name"
+    sleep 0.2
+  done
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+https_ok() { [ "$(curl -sk --max-time 2 "https://127.0.0.1:$1$2")" = ok ]; }
+
+# --- kine ----------------------------------------------------------------------------------------
+launch kine \
+  --listen-address="127.0.0.1:$kine_port" \
+  --metrics-bind-address="127.0.0.1:$kine_metrics_port" \
+  --endpoint="sqlite://$dir/db/state.db?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+wait_for kine "kine on 127.0.0.1:$kine_port" port_open "$kine_port"
+say "kine listening on 127.0.0.1:$kine_port (SQLite $dir/db/state.db)"
+
+# --- kube-apiserver ------------------------------------------------------------------------------
+launch kube-apiserver \
+  --etcd-servers="http://127.0.0.1:$kine_port" \
+  --bind-address=127.0.0.1 --secure-port="$api_port" \
+  --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+  --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+  --client-ca-file="$pki/ca.crt" \
+  --authorization-mode=Node,RBAC \
+  --allow-privileged=true \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-signing-key-file="$pki/sa.key" --service-account-key-file="$pki/sa.pub" \
+  --kubelet-preferred-address-types=Hostname \
+  --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
+  --requestheader-client-ca-file="$pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --profiling=false
+wait_for kube-apiserver "kube-apiserver /readyz on 127.0.0.1:$api_port" https_ok "$api_port" /readyz
+say "kube-apiserver ready on https://127.0.0.1:$api_port"
+
+# --- kube-controller-manager + kube-scheduler ----------------------------------------------------
+always_allow=/healthz,/readyz,/livez,/metrics
+launch kube-controller-manager \
+  --kubeconfig="$kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$kcm_port" \
+  --authorization-always-allow-paths="$always_allow" \
+  --cert-dir="$pki/kube-controller-manager" \
+  --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+  --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --use-service-account-credentials=false \
+  --node-monitor-period=25s --node-monitor-grace-period=3m20s \
+  --leader-elect=false --profiling=false
+launch kube-scheduler \
+  --kubeconfig="$kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$sched_port" \
+  --authorization-always-allow-paths="$always_allow" \
+  --cert-dir="$pki/kube-scheduler" \
+  --leader-elect=false --profiling=false
+wait_for kube-controller-manager "kube-controller-manager /healthz" https_ok "$kcm_port" /healthz
+wait_for kube-scheduler "kube-scheduler /healthz" https_ok "$sched_port" /healthz
+say "kube-controller-manager (127.0.0.1:$kcm_port) and kube-scheduler (127.0.0.1:$sched_port) healthy"
+
+# --- kwok ----------------------------------------------------------------------------------------
+stage_args=()
+for f in "$stages_dir"/*.yaml; do stage_args+=(--config="$f"); done
+launch kwok \
+  --kubeconfig="$kubeconfig" \
+  --manage-all-nodes=false \
+  --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --node-ip=127.0.0.1 --node-name=localhost \
+  --node-port="$kwok_port" --server-address="127.0.0.1:$kwok_port" \
+  --cidr=10.244.0.0/16 \
+  --node-lease-duration-seconds=40 \
+  "${stage_args[@]}"
+http_ok() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$1$2")" = ok ]; }
+wait_for kwok "kwok /healthz on 127.0.0.1:$kwok_port" http_ok "$kwok_port" /healthz
+say "kwok healthy on 127.0.0.1:$kwok_port (${#stage_args[@]} stages)"
+
+# --- fake nodes ----------------------------------------------------------------------------------
+{
+  for i in $(seq 0 $((nodes - 1))); do
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/arch: amd64
+    kubernetes.io/os: linux
+    kubernetes.io/hostname: kwok-node-$i
+    node-role.kubernetes.io/agent: ""
+EOF
+  done
+} | "${kubectl[@]}" apply -f - >"$dir/logs/nodes.log" 2>&1 || fail_with_log "creating nodes failed" nodes
+deadline=$(($(date +%s) + timeout))
+until [ "$("${kubectl[@]}" get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c '^True$')" -ge "$nodes" ]; do
+  alive kwok || fail_with_log "kwok exited while waiting for nodes" kwok
+  [ "$(date +%s)" -lt $deadline ] || fail_with_log "timed out waiting for $nodes Ready nodes" kwok
+  sleep 0.2
+done
+# Loopback safety: every node address must be loopback or the literal hostname "localhost".
+bad=$("${kubectl[@]}" get nodes -o jsonpath='{range .items[*]}{range .status.addresses[*]}{.address}{"\n"}{end}{end}' |
+  grep -v -x -e 127.0.0.1 -e localhost -e '' || true)
+[ -z "$bad" ] || fail_with_log "a node has a non-loopback address: $bad" kwok
+say "$nodes kwok nodes Ready"
+
+deadline=$(($(date +%s) + timeout))
+until "${kubectl[@]}" -n default get serviceaccount default >/dev/null 2>&1; do
+  alive kube-controller-manager || fail_with_log "kube-controller-manager exited" kube-controller-manager
+  [ "$(date +%s)" -lt $deadline ] || fail_with_log "timed out waiting for serviceaccount/default" kube-controller-manager
+  sleep 0.2
+done
+say "serviceaccount/default exists; cluster up (kubectl: $dir/bin/kubectl)"
+echo "KUBECONFIG=$kubeconfig"
