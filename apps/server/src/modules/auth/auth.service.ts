@@ -62,9 +62,19 @@ export class AuthService {
    * null when a user already exists (so restarting with NIRO_ADMIN_* set changes nothing).
    */
   async bootstrapAdmin(input: { email: string; password: string; orgName?: string }): Promise<UserRow | null> {
+    return (await this.createFirstAdmin(input))?.user ?? null;
+  }
+
+  /** The first user and the root org they own, atomically; null when any user already exists. */
+  private async createFirstAdmin(input: {
+    email: string;
+    password: string;
+    name?: string;
+    orgName?: string;
+  }): Promise<{ user: UserRow; org: ReturnType<typeof buildOrgRow> } | null> {
     const user = await this.newUserRow(input);
     const org = buildOrgRow(input.orgName ?? 'Default', null, user.created_at);
-    return (await this.users.createFirstUser(user, org)) ? user : null;
+    return (await this.users.createFirstUser(user, org)) ? { user, org } : null;
   }
 
   async needsSetup(): Promise<boolean> {
@@ -85,10 +95,11 @@ export class AuthService {
         'First-run setup is only allowed from the server machine itself (http://127.0.0.1); or set NIRO_ADMIN_EMAIL and NIRO_ADMIN_PASSWORD',
       );
     }
+    // Checked first too, so a set-up server does not spend a password hash on every request.
     if (!(await this.needsSetup())) throw alreadySetUp();
-    const user = await this.newUserRow(input);
-    const org = buildOrgRow(input.orgName ?? 'Default', null, user.created_at);
-    if (!(await this.users.createFirstUser(user, org))) throw alreadySetUp();
+    const created = await this.createFirstAdmin(input);
+    if (created === null) throw alreadySetUp();
+    const { user, org } = created;
     const session = await this.sessions.create(user.id, client);
     await this.audit.record({
       actor: { type: 'user', id: user.id, label: user.email },
