@@ -72,6 +72,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['apps/agent/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test-support/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@niro/server', '@niro/cli', '@niro/web', '@niro/testkit', '@niro/testkit/*'],
+              message: 'The agent ships alone: it depends on the protocol package only.',
+            },
+            { group: ['@kubernetes/client-node'], message: 'The agent uses its own client (docs/adr/0006).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The CLI prints; the test setup and benchmarks report to the console.
     files: ['apps/cli/src/output.ts', 'bench/**/*.ts', 'vitest.global-setup.ts', 'scripts/**'],
     rules: { 'no-console': 'off' },

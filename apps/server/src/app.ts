@@ -12,6 +12,7 @@ import { registerAuthRoutes } from './modules/auth/auth.routes.js';
 import { registerClusterRoutes } from './modules/clusters/clusters.routes.js';
 import { registerFleetRoutes } from './modules/fleet/fleet.routes.js';
 import { registerHeartbeatRoutes } from './modules/heartbeat/heartbeat.routes.js';
+import { registerInstallRoutes } from './modules/install/install.routes.js';
 import { registerOpsRoutes } from './modules/ops/ops.routes.js';
 import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
 import type { Services } from './services.js';
@@ -96,6 +97,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerClusterRoutes(app, services);
   registerHeartbeatRoutes(app, services);
   registerFleetRoutes(app, services);
+  registerInstallRoutes(app, services);
 
   await app.ready();
   return app;

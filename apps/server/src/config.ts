@@ -20,6 +20,8 @@ export type Config = Readonly<{
   logLevel: LogLevel;
   /** Trust `X-Forwarded-*` from a reverse proxy (for client IPs and TLS detection). */
   trustProxy: boolean;
+  /** The agent image the install manifest deploys. */
+  agentImage: string;
 }>;
 
 export class ConfigError extends Error {
@@ -47,8 +49,15 @@ export const CONFIG_VARIABLES = [
   'NIRO_HEARTBEAT_INTERVAL',
   'NIRO_LOG_LEVEL',
   'NIRO_TRUST_PROXY',
+  'NIRO_AGENT_IMAGE',
 ] as const;
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+
+/** The agent released with this server version (apps/server/package.json; a test keeps them equal). */
+export const DEFAULT_AGENT_IMAGE = 'ghcr.io/niro-dev/niro-agent:0.1.0';
+/** `registry[:port]/path[:tag][@digest]`; it ends up in YAML, so no spaces or quotes. */
+const IMAGE_REFERENCE =
+  /^[A-Za-z0-9][A-Za-z0-9._-]*(?::\d+)?(?:\/[a-z0-9._-]+)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -144,6 +153,14 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
     throw new ConfigError('NIRO_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const agentImage = get('NIRO_AGENT_IMAGE') ?? DEFAULT_AGENT_IMAGE;
+  if (agentImage.length > 512 || !IMAGE_REFERENCE.test(agentImage)) {
+    throw new ConfigError(
+      'NIRO_AGENT_IMAGE',
+      `"${agentImage}" is not a container image reference (e.g. ghcr.io/niro-dev/niro-agent:0.1.0)`,
+    );
+  }
+
   return Object.freeze({
     port,
     host,
@@ -159,6 +176,7 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
     heartbeatIntervalSeconds: Math.round(hbMs / 1000),
     logLevel: logLevel as LogLevel,
     trustProxy: parseBool('NIRO_TRUST_PROXY', get('NIRO_TRUST_PROXY') ?? 'false'),
+    agentImage,
   });
 }
 

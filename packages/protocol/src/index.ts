@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './agent.js';
 export * from './api.js';
 export * from './client.js';
+export * from './agent-install.js';

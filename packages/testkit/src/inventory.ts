@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { canonicalJson, hashInventory } from '@niro/protocol/inventory-hash';
 import {
   INVENTORY_LIMITS,
   podKey,
@@ -688,37 +688,7 @@ export function inventoryKubernetesVersion(inv: ClusterInventory): string {
 // ---------------------------------------------------------------------------------------------
 // Hashing and deltas
 
-/** JSON with object keys sorted, so equal content always gives equal text. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
-  const parts: string[] = [];
-  for (const key of Object.keys(value).sort()) {
-    const v: unknown = (value as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
-  }
-  return `{${parts.join(',')}}`;
-}
-
-const byKey = <T>(items: readonly T[], key: (x: T) => string): [string, T][] =>
-  items.map((x): [string, T] => [key(x), x]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-
-/**
- * SHA-256 (hex) over a canonical form: each list sorted by its key, objects with sorted keys.
- * Independent of list order and property order; `pods` absent counts as no pods.
- */
-export function hashInventory(inv: { nodes: Node[]; pods?: Pod[] | undefined; workloads: Workload[] }): string {
-  const h = createHash('sha256');
-  const section = <T>(label: string, items: readonly T[], key: (x: T) => string): void => {
-    h.update(`${label}\n`);
-    for (const [k, item] of byKey(items, key)) h.update(`${k}\t${canonicalJson(item)}\n`);
-  };
-  section('nodes', inv.nodes, (n) => n.name);
-  section('pods', inv.pods ?? [], podKey);
-  section('workloads', inv.workloads, workloadKey);
-  return h.digest('hex');
-}
+export { canonicalJson, hashInventory };
 
 function diffList<T>(prev: readonly T[], next: readonly T[], key: (x: T) => string): { upsert: T[]; remove: string[] } {
   const before = new Map(prev.map((x) => [key(x), x]));

@@ -41,6 +41,12 @@ const FLAGS = [
     'interval asked of agents (default 15s)',
   ],
   [
+    '--agent-image <image>',
+    'NIRO_AGENT_IMAGE',
+    'agentImage',
+    'the agent image the install manifest deploys (default: the matching release)',
+  ],
+  [
     '--log-level <level>',
     'NIRO_LOG_LEVEL',
     'logLevel',

@@ -74,7 +74,19 @@ type ClusterState = {
   docWrittenHere: boolean;
   /** Set while the inventory in memory is ahead of the stored document (deferred write). */
   pendingDoc: PendingDoc | null;
+  /**
+   * The last pod usage of an agent that sends it less often than node usage (the real agent does,
+   * to keep steady heartbeats small); null for agents that send it every time.
+   */
+  podUsage: { pods: PodUsage; at: number } | null;
+  /** Null until two heartbeats with usage showed which kind of agent this is. */
+  podUsageSparse: boolean | null;
 };
+
+type PodUsage = NonNullable<NonNullable<Heartbeat['usage']>['pods']>;
+
+/** Pod usage older than this is dropped rather than carried into later heartbeats. */
+const POD_USAGE_MAX_AGE_MS = 15 * 60_000;
 
 type StoredInventory = {
   inventory: InventoryState;
@@ -181,6 +193,7 @@ export class HeartbeatService {
     try {
       this.scheduleDueDocs(now);
       const state = await this.stateOf(agent.clusterId, now);
+      carryPodUsage(state, hb, now);
       const inv = hb.inventory;
       if (inv.mode === 'full') applied = await this.applyFull(agent.clusterId, state, inv, hb, now, item);
       else if (inv.mode === 'delta') applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item);
@@ -420,6 +433,8 @@ export class HeartbeatService {
       docWrittenAt: now - (hash32(clusterId) % this.options.eventsRefreshMs),
       docWrittenHere: false,
       pendingDoc: null,
+      podUsage: null,
+      podUsageSparse: null,
     };
     this.states.set(clusterId, state);
     return state;
@@ -544,6 +559,29 @@ const safeInt = (n: number): number => Math.min(Math.round(n), Number.MAX_SAFE_I
 const digest = (text: string): string => createHash('sha1').update(text).digest('base64');
 
 /** FNV-1a: a cheap, stable spread of cluster ids. */
+/**
+ * A heartbeat whose usage has nodes but no pods keeps the pod usage of an earlier one (up to
+ * POD_USAGE_MAX_AGE_MS old), so the stored document does not lose it between the agent's pod
+ * usage rounds.
+ */
+function carryPodUsage(state: ClusterState, hb: Heartbeat, now: number): void {
+  const usage = hb.usage;
+  if (usage === undefined) {
+    state.podUsage = null;
+    return;
+  }
+  if (usage.pods !== undefined) {
+    // Two pod-usage heartbeats in a row: an agent that always sends it; nothing to carry.
+    if (state.podUsageSparse === null && state.podUsage !== null) state.podUsageSparse = false;
+    state.podUsage = state.podUsageSparse === false ? null : { pods: usage.pods, at: now };
+    return;
+  }
+  state.podUsageSparse = true;
+  if (state.podUsage === null) return;
+  if (now - state.podUsage.at > POD_USAGE_MAX_AGE_MS) state.podUsage = null;
+  else hb.usage = { ...usage, pods: state.podUsage.pods };
+}
+
 function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

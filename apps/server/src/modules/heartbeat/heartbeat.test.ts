@@ -533,6 +533,29 @@ describeEachDatabase('heartbeat ingest', (dialect) => {
     expect(await snapshot(c.clusterId)).toEqual(before);
   });
 
+  it('keeps the last pod usage of an agent that sends it less often than node usage, until it is 15 min old', async () => {
+    const c = await createCluster();
+    await ok(c.agentKey, heartbeat(1, full('h1')));
+    const nodesOnly = (cpu: number): Heartbeat['usage'] => ({ nodes: { 'node-1': [cpu, GiB] } });
+    // Node usage every heartbeat, pod usage every few: the document keeps the last pod figures.
+    for (let seq = 2; seq <= 21; seq++) {
+      t.clock.advance(15_000);
+      await ok(c.agentKey, heartbeat(seq, { mode: 'same', hash: 'h1' }, { usage: nodesOnly(100 + seq) }));
+    }
+    expect((await docOf(c.clusterId)).usage).toEqual({ nodes: { 'node-1': [121, GiB] }, pods: USAGE.pods });
+    // A new pod round replaces them.
+    const pods = { 'shop/api-1': [75, 300 * MiB] as [number, number] };
+    t.clock.advance(15_000);
+    await ok(c.agentKey, heartbeat(22, { mode: 'same', hash: 'h1' }, { usage: { ...nodesOnly(1), pods } }));
+    t.clock.advance(300_000);
+    await ok(c.agentKey, heartbeat(23, { mode: 'same', hash: 'h1' }, { usage: nodesOnly(2) }));
+    expect((await docOf(c.clusterId)).usage).toEqual({ nodes: { 'node-1': [2, GiB] }, pods });
+    // Past 15 minutes without a pod round, pod usage is stale and goes away rather than lingering.
+    t.clock.advance(15 * 60_000);
+    await ok(c.agentKey, heartbeat(24, { mode: 'same', hash: 'h1' }, { usage: nodesOnly(3) }));
+    expect((await docOf(c.clusterId)).usage).toEqual({ nodes: { 'node-1': [3, GiB] } });
+  });
+
   it('refreshes changed events in the document at most once a minute while the inventory stays the same', async () => {
     const c = await createCluster();
     await ok(c.agentKey, heartbeat(1, full('h1')));
