@@ -87,6 +87,22 @@ export default tseslint.config(
           ],
         },
       ],
+      // Memory budget (docs/adr/0006): the schema modules pull in TypeBox (~25 MB RSS), pino ~9 MB.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@niro/protocol',
+              allowTypeImports: true,
+              message: "Types only; values come from '@niro/protocol/agent-install' or '/inventory-hash'.",
+            },
+            { name: 'typebox', message: 'Too heavy for the agent; check shapes by hand.' },
+            { name: 'pino', message: 'The agent has its own small logger (logger.ts).' },
+          ],
+          patterns: [{ group: ['typebox/*'], message: 'Too heavy for the agent; check shapes by hand.' }],
+        },
+      ],
     },
   },
   {

@@ -209,6 +209,8 @@ describeWithKube('the agent on a real Kubernetes API server', (kube) => {
         expect(api3.every((p) => p.phase === 'Running')).toBe(true);
         const worker = page.items.find((p) => p.ownerName === 'worker');
         expect(worker?.restarts ?? 0).toBeGreaterThan(0);
+        // Its container waits in CrashLoopBackOff between runs: Niro shows the pod as crash-looping.
+        expect(worker?.status).toBe('crashloop');
       },
     );
     const worker = pods.items.find((p) => p.ownerName === 'worker');
@@ -227,6 +229,18 @@ describeWithKube('the agent on a real Kubernetes API server', (kube) => {
         ).toBe(true);
       },
     );
+  }, 90_000);
+
+  it('reports usage from metrics.k8s.io', async () => {
+    const withUsage = await eventually(
+      'cluster usage from the nodes',
+      () => api.getCluster(cluster.id),
+      (c) => expect(c.summary.cpuUsageMilli).not.toBeNull(),
+      60_000,
+    );
+    // kwok reports a baseline for each node: the cluster's use is their sum, and plausible.
+    expect(withUsage.summary.cpuUsageMilli).toBeGreaterThan(0);
+    expect(withUsage.summary.memoryUsageBytes).toBeGreaterThan(0);
   }, 90_000);
 
   it('changes its capabilities within a heartbeat when RBAC is granted or revoked', async () => {

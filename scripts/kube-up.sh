@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes for tests (issue 3), loopback only:
-#   kine (SQLite) -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler -> kwok -> fake nodes.
+#   kine (SQLite) -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler -> kwok -> fake nodes
+#   -> metrics-server (metrics.k8s.io, from kwok's simulated kubelet resource metrics).
 # Every component binds 127.0.0.1 on a free port. Binaries come from scripts/kube-build.sh (or NIRO_KUBE_BIN).
 # State (pids/, logs/, pki/, db/, kubeconfig.yaml, bin/kubectl) lives in ${NIRO_KUBE_DIR:-/tmp/niro-kube}.
 # Progress lines go to stdout; the LAST line is always `KUBECONFIG=<path>` on success.
 # Idempotent: when the cluster in that dir is already up, it only prints the KUBECONFIG line again.
 # Env: NIRO_KUBE_DIR, NIRO_KUBE_BIN (bin folder; default: last line of scripts/kube-build.sh),
-#      NIRO_KUBE_NODES (fake nodes, default 3), NIRO_KUBE_TIMEOUT (seconds per wait, default 120).
+#      NIRO_KUBE_STAGES (folder of kwok Stage YAMLs, default packages/testkit/kube/stages),
+#      NIRO_KUBE_NODES (fake nodes, default 3), NIRO_KUBE_TIMEOUT (seconds per wait, default 120),
+#      NIRO_KUBE_OWNER_PID (a watchdog runs kube-down as soon as that process is gone, e.g. a crashed test worker).
+# Several clusters may start at once (different NIRO_KUBE_DIRs): ports are reserved under a lock.
 # Stop with scripts/kube-down.sh.
 set -euo pipefail
 
@@ -14,7 +18,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${NIRO_KUBE_DIR:-/tmp/niro-kube}
 nodes=${NIRO_KUBE_NODES:-3}
 timeout=${NIRO_KUBE_TIMEOUT:-120}
-stages_dir="$root/packages/testkit/kube/stages"
+stages_dir=${NIRO_KUBE_STAGES:-"$root/packages/testkit/kube/stages"}
+metrics_dir="$root/packages/testkit/kube/metrics"
 kubeconfig="$dir/kubeconfig.yaml"
 start=$EPOCHREALTIME
 
@@ -24,8 +29,8 @@ die() {
   exit 1
 }
 
-# Order matters: kube-down stops in the reverse of this list.
-components=(kine kube-apiserver kube-controller-manager kube-scheduler kwok)
+# Start order; kube-down stops all but kine at once, then kine.
+components=(kine kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
 
 alive() { # component -> 0 if its pid file names a live process running our binary
   local f="$dir/pids/$1.pid" pid
@@ -44,7 +49,7 @@ if [ -f "$kubeconfig" ] && [ -x "$dir/bin/kubectl" ]; then
     exit 0
   fi
 fi
-if [ -d "$dir" ]; then
+if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
   say "stale state in $dir: running kube-down first"
   NIRO_KUBE_DIR="$dir" bash "$root/scripts/kube-down.sh" | sed 's/^/  /'
 fi
@@ -54,28 +59,56 @@ if [ -z "${NIRO_KUBE_BIN:-}" ]; then
   NIRO_KUBE_BIN=$(bash "$root/scripts/kube-build.sh" | tail -n 1) || die "scripts/kube-build.sh failed (run npm run kube:build)"
 fi
 bin=$NIRO_KUBE_BIN
-for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server kubectl; do
   [ -x "$bin/$b" ] || die "missing $bin/$b (run npm run kube:build)"
 done
 command -v openssl >/dev/null || die "openssl is required"
 ls "$stages_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Stage configs in $stages_dir"
+ls "$metrics_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Metric/ResourceUsage configs in $metrics_dir"
 
 mkdir -p "$dir"/{pids,logs,pki,db,bin}
 ln -sf "$bin/kubectl" "$dir/bin/kubectl"
 kubectl=("$dir/bin/kubectl" --kubeconfig "$kubeconfig")
+
+# --- watchdog ------------------------------------------------------------------------------------
+# Components run in their own sessions, so they outlive a killed caller; the watchdog stops them when
+# the owner process is gone. The owner is matched by pid AND start time, so a recycled pid does not count.
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+if [ -n "${NIRO_KUBE_OWNER_PID:-}" ]; then
+  owner=$NIRO_KUBE_OWNER_PID
+  owner_start=$(start_time "$owner")
+  [ -n "$owner_start" ] || die "NIRO_KUBE_OWNER_PID=$owner is not a running process"
+  # shellcheck disable=SC2016 # expanded by the watchdog's own bash
+  setsid bash -c '
+    st() { sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f20; }
+    while [ "$(st "$1")" = "$2" ]; do sleep 1; done
+    echo "watchdog: owner $1 is gone, stopping the cluster"
+    NIRO_KUBE_DIR="$3" NIRO_KUBE_FROM_WATCHDOG=1 bash "$4"
+  ' niro-kube-watchdog "$owner" "$owner_start" "$dir" "$root/scripts/kube-down.sh" \
+    </dev/null >>"$dir/logs/watchdog.log" 2>&1 &
+  echo $! >"$dir/pids/watchdog.pid"
+fi
 
 # --- free loopback ports -------------------------------------------------------------------------
 # Pick below the kernel's ephemeral range (outgoing connections take ports from there, and one that
 # holds 127.0.0.1:P makes a later bind on P fail), skipping every port any TCP socket uses right now.
 read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_low=32768
 [ "$eph_low" -gt 12000 ] || eph_low=61000
+# Concurrent kube-ups: under a lock, each skips ports another one reserved in the last 2 minutes
+# (by then its components listen, and ss shows them).
+reservations=${TMPDIR:-/tmp}/niro-kube-ports
+mkdir -p "$reservations"
+exec 9>"$reservations/lock"
+flock -w 30 9 || die "could not lock $reservations/lock"
+find "$reservations" -maxdepth 1 -type f -name '[0-9]*' -mmin +2 -delete 2>/dev/null || true
+reserved=" $(find "$reservations" -maxdepth 1 -type f -name '[0-9]*' -printf '%f ') "
 used_ports=" $(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | tr '\n' ' ') "
 picked=" "
 free_port() {
   local p
   while :; do
     p=$((10000 + RANDOM % (eph_low - 10000)))
-    case "$used_ports$picked" in *" $p "*) continue ;; esac
+    case "$used_ports$reserved$picked" in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       picked+="$p "
       echo "$p"
@@ -89,6 +122,9 @@ api_port=$(free_port)
 kcm_port=$(free_port)
 sched_port=$(free_port)
 kwok_port=$(free_port)
+metrics_port=$(free_port)
+for p in $picked; do echo "$dir" >"$reservations/$p"; done
+exec 9>&-
 cat >"$dir/ports.env" <<EOF
 KINE_PORT=$kine_port
 KINE_METRICS_PORT=$kine_metrics_port
@@ -96,6 +132,7 @@ APISERVER_PORT=$api_port
 KCM_PORT=$kcm_port
 SCHEDULER_PORT=$sched_port
 KWOK_PORT=$kwok_port
+METRICS_SERVER_PORT=$metrics_port
 EOF
 
 # --- PKI -----------------------------------------------------------------------------------------
@@ -238,6 +275,8 @@ say "kube-controller-manager (127.0.0.1:$kcm_port) and kube-scheduler (127.0.0.1
 # --- kwok ----------------------------------------------------------------------------------------
 stage_args=()
 for f in "$stages_dir"/*.yaml; do stage_args+=(--config="$f"); done
+metric_args=()
+for f in "$metrics_dir"/*.yaml; do metric_args+=(--config="$f"); done
 launch kwok \
   --kubeconfig="$kubeconfig" \
   --manage-all-nodes=false \
@@ -246,7 +285,7 @@ launch kwok \
   --node-port="$kwok_port" --server-address="127.0.0.1:$kwok_port" \
   --cidr=10.244.0.0/16 \
   --node-lease-duration-seconds=40 \
-  "${stage_args[@]}"
+  "${stage_args[@]}" "${metric_args[@]}"
 http_ok() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$1$2")" = ok ]; }
 wait_for kwok "kwok /healthz on 127.0.0.1:$kwok_port" http_ok "$kwok_port" /healthz
 say "kwok healthy on 127.0.0.1:$kwok_port (${#stage_args[@]} stages)"
@@ -263,6 +302,7 @@ metadata:
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-$i/metrics/resource
   labels:
     type: kwok
     kubernetes.io/arch: amd64
@@ -290,5 +330,52 @@ until "${kubectl[@]}" -n default get serviceaccount default >/dev/null 2>&1; do
   [ "$(date +%s)" -lt $deadline ] || fail_with_log "timed out waiting for serviceaccount/default" kube-controller-manager
   sleep 0.2
 done
-say "serviceaccount/default exists; cluster up (kubectl: $dir/bin/kubectl)"
+say "serviceaccount/default exists"
+
+# --- metrics-server ------------------------------------------------------------------------------
+# It scrapes kwok's per-node resource metrics (node address "localhost", the node's kubelet port, the path from
+# the node annotation) and serves metrics.k8s.io. The apiserver reaches it through an APIService whose Service is
+# an ExternalName "localhost": Endpoints cannot hold loopback IPs, an ExternalName needs none.
+launch metrics-server \
+  --bind-address=127.0.0.1 --secure-port="$metrics_port" \
+  --cert-dir="$pki/metrics-server" \
+  --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
+  --kubelet-preferred-address-types=Hostname --kubelet-use-node-status-port --kubelet-insecure-tls \
+  --kubelet-request-timeout=5s --metric-resolution=10s \
+  --profiling=false
+"${kubectl[@]}" apply -f - >"$dir/logs/metrics-apiservice.log" 2>&1 <<EOF || fail_with_log "registering metrics.k8s.io failed" metrics-apiservice
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: { app.kubernetes.io/name: metrics-server }
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{ name: https, port: $metrics_port, protocol: TCP }]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+  labels: { app.kubernetes.io/name: metrics-server }
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service: { name: metrics-server, namespace: kube-system, port: $metrics_port }
+EOF
+wait_for metrics-server "metrics-server /livez on 127.0.0.1:$metrics_port" https_ok "$metrics_port" /livez
+# Until the APIService is Available, API discovery (kubectl, client libraries) reports metrics.k8s.io as failed.
+metrics_api_available() {
+  [ "$("${kubectl[@]}" get apiservice v1beta1.metrics.k8s.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>/dev/null)" = True ] &&
+    "${kubectl[@]}" get --raw /apis/metrics.k8s.io/v1beta1 >/dev/null 2>&1
+}
+wait_for metrics-server "the metrics.k8s.io APIService to be Available" metrics_api_available
+say "metrics-server on 127.0.0.1:$metrics_port, metrics.k8s.io available (usage data follows 10-20 s after start)"
+say "cluster up (kubectl: $dir/bin/kubectl)"
 echo "KUBECONFIG=$kubeconfig"

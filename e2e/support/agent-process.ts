@@ -19,12 +19,22 @@ export type AgentProcess = {
   stop(): Promise<number | null>;
 };
 
+export type AgentProcessOptions = {
+  /** A compiled `main.js` to run with plain `node` instead of the sources under tsx. */
+  main?: string;
+  /** Node.js flags placed before the script. */
+  nodeArgs?: string[];
+};
+
 /**
- * Runs `niro-agent` from its sources as its own process (the same code the image runs), with only
- * the environment given: no inherited KUBECONFIG or NIRO_* variables leak in from the test runner.
+ * Runs `niro-agent` as its own process (from its sources unless a compiled `main` is given), with
+ * only the environment given: no inherited KUBECONFIG or NIRO_* variables leak in from the test
+ * runner.
  */
-export function startAgentProcess(env: Record<string, string>): AgentProcess {
-  const child = spawn(process.execPath, ['--conditions=@niro/source', '--import', 'tsx', AGENT_MAIN], {
+export function startAgentProcess(env: Record<string, string>, options: AgentProcessOptions = {}): AgentProcess {
+  const script =
+    options.main === undefined ? ['--conditions=@niro/source', '--import', 'tsx', AGENT_MAIN] : [options.main];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import type { Capabilities, Heartbeat, HeartbeatReply } from '@niro/protocol';
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { fullJitterDelay, sleep, StateLog } from './backoff.js';
 import { detectCapabilities } from './capabilities.js';
 import { readClusterIdentity, type ClusterIdentity } from './cluster-identity.js';
@@ -40,7 +40,7 @@ const RETRY_CAP_MS = 60_000;
 const MAX_EVENTS = 100;
 const SYNC_TIMEOUT_MS = 60_000;
 const VERSION_REFRESH_MS = 10 * 60_000;
-const METRICS_RETRY_MS = 5 * 60_000;
+const METRICS_RETRY_MS = 60_000;
 
 class FatalAgentError extends Error {
   constructor(
@@ -118,7 +118,7 @@ export class Agent {
 
       const watch = new ClusterWatch(this.options.api, this.log);
       this.watch = watch;
-      watch.start();
+      await watch.start(SYNC_TIMEOUT_MS / 4);
       let caps = await this.capabilities(null);
       await watch.setPodsEnabled(caps.pods);
       if (!(await watch.waitForSync(SYNC_TIMEOUT_MS))) {
@@ -141,7 +141,7 @@ export class Agent {
         } else if (outcome === 'key_rejected') {
           delay = RETRY_CAP_MS;
         } else {
-          delay = Math.max(RETRY_BASE_MS, fullJitterDelay(attempt, RETRY_BASE_MS * 2, RETRY_CAP_MS, this.random));
+          delay = this.backoff(attempt);
           attempt += 1;
           this.log.debug({ attempt, delayMs: delay }, 'heartbeat retry scheduled');
         }
@@ -156,11 +156,17 @@ export class Agent {
       throw err;
     } finally {
       await this.watch?.stop();
+      this.niro.close();
     }
   }
 
   stop(): void {
     this.abort.abort();
+  }
+
+  /** 1 s at least, then up to 2 s, 4 s, … 60 s, uniformly jittered. */
+  private backoff(attempt: number): number {
+    return Math.max(RETRY_BASE_MS, fullJitterDelay(attempt, RETRY_BASE_MS * 2, RETRY_CAP_MS, this.random));
   }
 
   private async heartbeatOnce(
@@ -348,47 +354,46 @@ export class Agent {
   }
 
   /** Retries a Kubernetes call through outages; permission errors are fatal (the RBAC is wrong). */
-  private async retry<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
-    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
-      try {
-        const value = await fn();
-        this.kubeState.ok('answers again');
-        return value;
-      } catch (err) {
-        if (err instanceof KubeApiError && (err.status === 401 || err.status === 403)) {
-          throw new FatalAgentError(
-            EXIT.misconfigured,
-            `${what} was refused by the Kubernetes API (${err.status}: ${err.message}); re-run the install command so ` +
-              'the agent gets its ServiceAccount and RBAC',
-          );
-        }
-        this.kubeState.failed('unreachable', `${what} failed: ${errorText(err)}; retrying with backoff`);
-        await sleep(
-          Math.max(RETRY_BASE_MS, fullJitterDelay(attempt, RETRY_BASE_MS * 2, RETRY_CAP_MS, this.random)),
-          this.abort.signal,
+  private retry<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
+    return this.retryLoop(fn, this.kubeState, (err) => {
+      if (err instanceof KubeApiError && (err.status === 401 || err.status === 403)) {
+        throw new FatalAgentError(
+          EXIT.misconfigured,
+          `${what} was refused by the Kubernetes API (${err.status}: ${err.message}); re-run the install command so ` +
+            'the agent gets its ServiceAccount and RBAC',
         );
       }
-    }
-    return null;
+      return { state: 'unreachable', message: `${what} failed: ${errorText(err)}; retrying with backoff` };
+    });
   }
 
   /** Retries a call to Niro while it is unreachable or failing (5xx); a 4xx answer is final. */
-  private async retryNiro<T>(fn: () => Promise<T>): Promise<T | null> {
+  private retryNiro<T>(fn: () => Promise<T>): Promise<T | null> {
+    return this.retryLoop(fn, this.niroState, (err) => {
+      if (!(err instanceof NiroCallError)) throw err;
+      if (err.kind === 'http' && err.status !== undefined && err.status < 500) throw err;
+      return { state: err.state, message: `enrollment failed (${err.message}); retrying with backoff` };
+    });
+  }
+
+  /**
+   * Calls `fn` until it succeeds or the agent stops (null), with capped, jittered backoff.
+   * `classify` throws for a final failure, or names the state to log once.
+   */
+  private async retryLoop<T>(
+    fn: () => Promise<T>,
+    states: StateLog,
+    classify: (err: unknown) => { state: string; message: string },
+  ): Promise<T | null> {
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       try {
         const value = await fn();
-        this.niroState.ok('answers again');
+        states.ok('answers again');
         return value;
       } catch (err) {
-        if (!(err instanceof NiroCallError)) throw err;
-        if (err.kind === 'http' && err.status !== undefined && err.status < 500) throw err;
-        this.niroState.failed(err.state, `enrollment failed (${err.message}); retrying with backoff`, {
-          url: this.options.config.niroUrl,
-        });
-        await sleep(
-          Math.max(RETRY_BASE_MS, fullJitterDelay(attempt, RETRY_BASE_MS * 2, RETRY_CAP_MS, this.random)),
-          this.abort.signal,
-        );
+        const { state, message } = classify(err);
+        states.failed(state, message);
+        await sleep(this.backoff(attempt), this.abort.signal);
       }
     }
     return null;

@@ -1,7 +1,6 @@
-import pino from 'pino';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fullJitterDelay, StateLog } from './backoff.js';
+import { createAgentLogger } from './logger.js';
 
 describe('backoff', () => {
   it('grows exponentially to the cap, with full jitter below it', () => {
@@ -13,14 +12,9 @@ describe('backoff', () => {
 
   it('logs a repeating failure once when it starts and once when it ends', () => {
     const lines: { msg: string; state?: string; failures?: number }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    });
+    const sink = { write: (line: string) => lines.push(JSON.parse(line)) };
     let now = 0;
-    const log = new StateLog(pino({}, sink), 'Niro', () => now);
+    const log = new StateLog(createAgentLogger('info', sink), 'Niro', () => now);
     for (let i = 0; i < 50; i++) log.failed('unreachable', 'heartbeats fail (ECONNREFUSED)');
     log.failed('http 503', 'heartbeats fail (HTTP 503)');
     now = 120_000;

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 
 /** Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]. */
 export function fullJitterDelay(

@@ -1,4 +1,5 @@
-import { CAPABILITY_GRANTS, CAPABILITY_NAMES, type AccessProbe, type Capabilities } from '@niro/protocol';
+import type { Capabilities } from '@niro/protocol';
+import { CAPABILITY_GRANTS, CAPABILITY_NAMES, type AccessProbe } from '@niro/protocol/agent-install';
 import type { KubeApi } from './kube/types.js';
 import { bool } from './inventory/raw.js';
 

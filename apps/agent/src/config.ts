@@ -1,4 +1,4 @@
-import { AGENT_NAMESPACE } from '@niro/protocol';
+import { AGENT_NAMESPACE } from '@niro/protocol/agent-install';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 
 export class AgentConfigError extends Error {

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AGENT_INSTALL_LABEL, AGENT_INSTALL_LABEL_VALUE, AGENT_KEY_SECRET, AGENT_TOKEN_SECRET } from '@niro/protocol';
+import {
+  AGENT_INSTALL_LABEL,
+  AGENT_INSTALL_LABEL_VALUE,
+  AGENT_KEY_SECRET,
+  AGENT_TOKEN_SECRET,
+} from '@niro/protocol/agent-install';
 import { KubeApiError } from './kube/kube-errors.js';
 import type { KubeApi } from './kube/types.js';
 import { obj } from './inventory/raw.js';

@@ -1,14 +1,8 @@
+import http from 'node:http';
+import https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import {
-  EnrollResponse,
-  HeartbeatReply,
-  type EnrollRequest,
-  type Heartbeat,
-  type EnrollResponse as EnrollResponseT,
-  type HeartbeatReply as HeartbeatReplyT,
-} from '@niro/protocol';
-import { Value } from 'typebox/value';
+import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from '@niro/protocol';
 
 const gzipAsync = promisify(gzip);
 
@@ -37,70 +31,148 @@ export type NiroClientOptions = {
   timeoutMs?: number;
 };
 
-export type SentHeartbeat = { reply: HeartbeatReplyT; bytes: number; rawBytes: number };
+export type SentHeartbeat = { reply: HeartbeatReply; bytes: number; rawBytes: number };
+
+// Replies are checked by hand: the schema library (TypeBox) would add ~25 MB to the agent's RSS.
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+
+export function parseEnrollResponse(body: unknown): EnrollResponse | null {
+  if (!isObject(body)) return null;
+  const { clusterId, agentKey, heartbeatIntervalSeconds } = body;
+  if (typeof clusterId !== 'string' || typeof agentKey !== 'string' || !isInt(heartbeatIntervalSeconds)) return null;
+  return { clusterId, agentKey, heartbeatIntervalSeconds };
+}
+
+export function parseHeartbeatReply(body: unknown): HeartbeatReply | null {
+  if (!isObject(body)) return null;
+  const { ack, resendFull, heartbeatIntervalSeconds, desiredAgentVersion } = body;
+  if (!isInt(ack) || !isInt(heartbeatIntervalSeconds)) return null;
+  if (resendFull !== undefined && resendFull !== true) return null;
+  if (desiredAgentVersion !== undefined && typeof desiredAgentVersion !== 'string') return null;
+  const reply: HeartbeatReply = { ack, heartbeatIntervalSeconds };
+  if (resendFull === true) reply.resendFull = true;
+  if (desiredAgentVersion !== undefined) reply.desiredAgentVersion = desiredAgentVersion;
+  return reply;
+}
 
 /** The agent's side of protocol v1 over HTTP (DESIGN 3.1 and 3.2). */
 export class NiroClient {
   private readonly base: string;
   private readonly timeoutMs: number;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, timeout: 60_000 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, timeout: 60_000 });
 
   constructor(private readonly options: NiroClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 20_000;
   }
 
-  async enroll(request: EnrollRequest): Promise<EnrollResponseT> {
+  async enroll(request: EnrollRequest): Promise<EnrollResponse> {
     const body = Buffer.from(JSON.stringify(request));
-    const reply = await this.post('/api/agent/v1/enroll', body, {});
-    if (!Value.Check(EnrollResponse, reply))
-      throw new NiroCallError('bad_reply', 'enrollment reply is not a valid answer');
+    const reply = parseEnrollResponse(await this.post('/api/agent/v1/enroll', body, {}));
+    if (reply === null) throw new NiroCallError('bad_reply', 'enrollment reply is not a valid answer');
     return reply;
   }
 
   async heartbeat(agentKey: string, hb: Heartbeat): Promise<SentHeartbeat> {
     const raw = Buffer.from(JSON.stringify(hb));
     const body = await gzipAsync(raw);
-    const reply = await this.post('/api/agent/v1/heartbeat', body, {
-      authorization: `Bearer ${agentKey}`,
-      'content-encoding': 'gzip',
-    });
-    if (!Value.Check(HeartbeatReply, reply))
-      throw new NiroCallError('bad_reply', 'heartbeat reply is not a valid answer');
+    const reply = parseHeartbeatReply(
+      await this.post('/api/agent/v1/heartbeat', body, {
+        authorization: `Bearer ${agentKey}`,
+        'content-encoding': 'gzip',
+      }),
+    );
+    if (reply === null) throw new NiroCallError('bad_reply', 'heartbeat reply is not a valid answer');
     return { reply, bytes: body.length, rawBytes: raw.length };
   }
 
   private async post(path: string, body: Buffer, headers: Record<string, string>): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': this.options.userAgent, ...headers },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new NiroCallError('unreachable', describeNetworkError(err));
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new NiroCallError('unreachable', `reading the reply failed: ${describeNetworkError(err)}`);
-    }
+    const reply = await this.send(path, body, headers);
+    const ok = reply.status >= 200 && reply.status < 300;
     let parsed: unknown;
     try {
-      parsed = text === '' ? undefined : JSON.parse(text);
+      parsed = reply.text === '' ? undefined : JSON.parse(reply.text);
     } catch {
       parsed = undefined;
-      if (res.ok) throw new NiroCallError('bad_reply', `reply is not JSON (HTTP ${res.status})`);
+      if (ok) throw new NiroCallError('bad_reply', `reply is not JSON (HTTP ${reply.status})`);
     }
-    if (!res.ok) {
+    if (!ok) {
       const code = errorField(parsed, 'code');
-      const message = errorField(parsed, 'message') ?? (res.statusText || 'no error message');
-      throw new NiroCallError('http', `HTTP ${res.status}: ${message}`, res.status, code);
+      const message = errorField(parsed, 'message') ?? (reply.statusText || 'no error message');
+      throw new NiroCallError('http', `HTTP ${reply.status}: ${message}`, reply.status, code);
     }
     return parsed;
   }
+
+  /**
+   * One POST over node:http(s) with keep-alive. Not `fetch`: its HTTP stack costs ~10 MB of RSS
+   * the agent does not have. Replies are small; a larger one is garbage and is cut off.
+   */
+  private send(
+    path: string,
+    body: Buffer,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; statusText: string; text: string }> {
+    const url = new URL(`${this.base}${path}`);
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(body.length),
+            'user-agent': this.options.userAgent,
+            ...headers,
+          },
+          timeout: this.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_REPLY_BYTES) {
+              req.destroy(new NiroCallError('bad_reply', `reply is larger than ${MAX_REPLY_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.once('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              statusText: res.statusMessage ?? '',
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.once('error', (err) => reject(toCallError(err)));
+        },
+      );
+      req.once('timeout', () => req.destroy(new NiroCallError('unreachable', 'timed out')));
+      req.once('error', (err) => reject(toCallError(err)));
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+const MAX_REPLY_BYTES = 1024 * 1024;
+
+function toCallError(err: unknown): NiroCallError {
+  if (err instanceof NiroCallError) return err;
+  if (err instanceof Error) {
+    const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+    return new NiroCallError('unreachable', code ?? err.message);
+  }
+  return new NiroCallError('unreachable', String(err));
 }
 
 function errorField(body: unknown, key: 'code' | 'message'): string | undefined {
@@ -109,17 +181,4 @@ function errorField(body: unknown, key: 'code' | 'message'): string | undefined 
   if (typeof error !== 'object' || error === null || !(key in error)) return undefined;
   const v: unknown = (error as Record<string, unknown>)[key];
   return typeof v === 'string' ? v.slice(0, 300) : undefined;
-}
-
-function describeNetworkError(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'timed out';
-    const cause: unknown = err.cause;
-    if (cause instanceof Error) {
-      const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
-      return code ?? cause.message;
-    }
-    return err.message;
-  }
-  return String(err);
 }

@@ -1,5 +1,8 @@
 import type { Capabilities } from './agent.js';
 
+// No runtime import of the schema modules here: the agent loads this file alone
+// ('@niro/protocol/agent-install') and TypeBox costs it ~25 MB of RSS.
+
 /**
  * What the install manifest creates and what the agent checks it was given. The server renders
  * the manifest from these rules and the agent probes the same permissions with
@@ -108,7 +111,9 @@ export const CAPABILITY_GRANTS: Record<CapabilityName, CapabilityGrant> = {
     queryParam: 'apply',
     scope: 'cluster',
     // Broad on purpose: deployments may hold any kind. No escalate, bind or impersonate.
-    rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }],
+    rules: [
+      { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    ],
     probes: [
       { verb: 'create', group: '*', resource: '*' },
       { verb: 'patch', group: '*', resource: '*' },

@@ -198,7 +198,4 @@ export const HeartbeatReply = Type.Object({
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
-/** Keys used in delta `remove` lists: "name", "ns/name", "Kind/ns/name". */
-export const podKey = (p: { namespace: string; name: string }): string => `${p.namespace}/${p.name}`;
-export const workloadKey = (w: { kind: string; namespace: string; name: string }): string =>
-  `${w.kind}/${w.namespace}/${w.name}`;
+export { podKey, workloadKey } from './keys.js';

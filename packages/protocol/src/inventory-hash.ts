@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { podKey, workloadKey, type Node, type Pod, type Workload } from './agent.js';
+import type { Node, Pod, Workload } from './agent.js';
+import { podKey, workloadKey } from './keys.js';
 
 /**
  * The inventory hash the agent sends and the simulator reproduces. The server treats it as an
  * opaque token; computing it the same way everywhere keeps simulated and real agents comparable.
- * Kept out of the package index because it needs `node:crypto` (the index also runs in browsers).
+ * Kept out of the package index because it needs `node:crypto` (the index also runs in browsers);
+ * it loads no schema code, so the agent can use it without TypeBox.
  */
 
 /** JSON with object keys sorted, so equal content always gives equal text. */

@@ -1,5 +1,5 @@
 import type { KubeEvent, Workload } from '@niro/protocol';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { Reflector } from '../kube/reflector.js';
 import type { KubeApi } from '../kube/types.js';
 import {
@@ -15,6 +15,12 @@ import {
 import { InventoryTracker } from './inventory-tracker.js';
 
 type OwnerLink = { kind: string; name: string } | null;
+
+/**
+ * Small list pages: a page of API objects (with their managedFields) is the agent's largest
+ * transient allocation, and its memory peak at start-up is what an OOM limit has to allow for.
+ */
+const PAGE_SIZE = 100;
 
 const WORKLOADS: { kind: Workload['kind']; path: string }[] = [
   { kind: 'Deployment', path: '/apis/apps/v1/deployments' },
@@ -44,6 +50,7 @@ export class ClusterWatch {
     const nodes = new Reflector({
       api,
       logger,
+      pageSize: PAGE_SIZE,
       path: '/api/v1/nodes',
       convert: toNode,
       onChange: (key, node) => this.tracker.set('nodes', key, node),
@@ -53,6 +60,7 @@ export class ClusterWatch {
         new Reflector({
           api,
           logger,
+          pageSize: PAGE_SIZE,
           path,
           convert: (raw) => toWorkload(kind, raw),
           onChange: (key, w) => this.tracker.set('workloads', key, w),
@@ -61,6 +69,7 @@ export class ClusterWatch {
     this.replicaSets = new Reflector({
       api,
       logger,
+      pageSize: PAGE_SIZE,
       path: '/apis/apps/v1/replicasets',
       convert: toOwnerLink,
       onChange: (key) => this.reresolve(`ReplicaSet/${key}`),
@@ -68,6 +77,7 @@ export class ClusterWatch {
     this.jobs = new Reflector({
       api,
       logger,
+      pageSize: PAGE_SIZE,
       path: '/apis/batch/v1/jobs',
       convert: toOwnerLink,
       onChange: (key) => this.reresolve(`Job/${key}`),
@@ -75,6 +85,7 @@ export class ClusterWatch {
     this.events = new Reflector({
       api,
       logger,
+      pageSize: PAGE_SIZE,
       path: '/api/v1/events',
       fieldSelector: 'type=Warning',
       convert: toEventRecord,
@@ -82,8 +93,15 @@ export class ClusterWatch {
     this.always.push(nodes, ...workloads, this.replicaSets, this.jobs, this.events);
   }
 
-  start(): void {
-    for (const r of this.always) r.start();
+  /**
+   * Starts the watches one after the other, each after the previous one's first list (or after
+   * `perWatchTimeoutMs`), so their initial lists do not all sit in memory at once.
+   */
+  async start(perWatchTimeoutMs: number): Promise<void> {
+    for (const r of this.always) {
+      r.start();
+      await withTimeout(r.synced(), perWatchTimeoutMs);
+    }
   }
 
   async stop(): Promise<void> {
@@ -102,6 +120,7 @@ export class ClusterWatch {
       const pods: Reflector<PodRecord> = new Reflector({
         api: this.api,
         logger: this.logger,
+        pageSize: PAGE_SIZE,
         path: '/api/v1/pods',
         convert: toPodRecord,
         // A stopped watch may still deliver a last event; it must not bring pods back.
@@ -124,14 +143,7 @@ export class ClusterWatch {
   /** Waits until every running watch has its first complete list, or the time is up. */
   async waitForSync(timeoutMs: number): Promise<boolean> {
     const all = [...this.always, ...(this.pods === null ? [] : [this.pods])];
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const synced = Promise.all(all.map((r) => r.synced())).then(() => true);
-    try {
-      return await Promise.race([synced, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withTimeout(Promise.all(all.map((r) => r.synced())), timeoutMs);
   }
 
   /** Errors of the watches that are failing right now (e.g. 403 after RBAC was revoked). */
@@ -186,5 +198,22 @@ export class ClusterWatch {
         this.tracker.set('pods', key, resolveOwner(record, this.replicaSets.store, this.jobs.store));
       }
     }
+  }
+}
+
+/** True when `promise` settles within `ms` (a rejection, e.g. a stopped watch, counts as done). */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,5 +1,5 @@
 import type { Container, KubeEvent, Node, Pod, Resources, Workload } from '@niro/protocol';
-import { DEPLOYMENT_ID_LABEL } from '@niro/protocol';
+import { DEPLOYMENT_ID_LABEL } from '@niro/protocol/agent-install';
 import { bool, clip, cpuMilli, isObject, list, num, obj, str, stringMap, wholeUnits, type Raw } from './raw.js';
 
 /**

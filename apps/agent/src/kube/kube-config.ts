@@ -1,9 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { FileToken, StaticToken, TOKEN_REFRESH_MS, type BearerToken } from './bearer-token.js';
 import { KubeConfigError } from './kube-errors.js';
 import { isRecord, stringField } from './kube-object.js';
+
+/**
+ * The YAML parser, loaded only for a kubeconfig file: in a pod (the usual case) the agent never
+ * needs it, and it costs several MB of memory.
+ */
+function parseYaml(text: string): unknown {
+  const yaml: unknown = createRequire(import.meta.url)('yaml');
+  if (typeof yaml !== 'object' || yaml === null || !('parse' in yaml) || typeof yaml.parse !== 'function') {
+    throw new KubeConfigError('the yaml package is not installed');
+  }
+  const parsed: unknown = yaml.parse(text);
+  return parsed;
+}
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -1,6 +1,6 @@
 import type { KubeCluster } from '@niro/testkit/kube';
+import { createAgentLogger, type Logger } from '../logger.js';
 import { describeWithKube } from '@niro/testkit/kube-vitest';
-import pino from 'pino';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { KubeClient } from './kube-client.js';
@@ -90,17 +90,14 @@ function configMap(name: string, label: string, data: Record<string, string>): s
   });
 }
 
-function captureLogs(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+function captureLogs(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    {
-      write(line: string) {
-        const parsed: unknown = JSON.parse(line);
-        if (isRecord(parsed)) lines.push(parsed);
-      },
+  const logger = createAgentLogger('debug', {
+    write(line: string) {
+      const parsed: unknown = JSON.parse(line);
+      if (isRecord(parsed)) lines.push(parsed);
     },
-  );
+  });
   return { logger, lines };
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { fullJitterDelay, sleep, StateLog } from '../backoff.js';
 import { KeyedCache, type Converter, type ObjectSink } from './keyed-cache.js';
 import { isForbidden, isGone, KubeApiError } from './kube-errors.js';

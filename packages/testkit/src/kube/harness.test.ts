@@ -1,0 +1,118 @@
+import { expect, it } from 'vitest';
+import { condition, eventually, field, getItems, isRecord, type Item } from './test-support/kube-json.js';
+import { describeWithKube } from './vitest.js';
+
+describeWithKube('local Kubernetes harness', (cluster) => {
+  it('starts with every fake node Ready', async () => {
+    const nodes = await getItems(cluster(), ['nodes', '-l', 'type=kwok']);
+    expect(nodes).toHaveLength(3);
+    for (const node of nodes) expect(condition(node, 'Ready')).toBe('True');
+  });
+
+  it("runs a Deployment's pods", async () => {
+    await cluster().apply(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: default }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers: [{ name: web, image: nginx:1.27 }]
+`);
+    const pods = await eventually('2 Running web pods', async () => {
+      const items = await getItems(cluster(), ['pods', '-n', 'default', '-l', 'app=web']);
+      const running = items.filter((pod) => field(pod, 'status', 'phase') === 'Running');
+      return running.length === 2 ? running : undefined;
+    });
+    for (const pod of pods) {
+      expect(condition(pod, 'Ready')).toBe('True');
+      expect(field(pod, 'spec', 'nodeName')).toMatch(/^kwok-node-\d$/);
+    }
+  });
+
+  it('gives a ServiceAccount a kubeconfig limited to its RBAC rights', async () => {
+    await cluster().apply(`
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: reader, namespace: default }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: pod-reader, namespace: default }
+rules: [{ apiGroups: [''], resources: [pods], verbs: [get, list] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: reader-pod-reader, namespace: default }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader }
+subjects: [{ kind: ServiceAccount, name: reader, namespace: default }]
+`);
+    const kubeconfig = await cluster().serviceAccountKubeconfig('default', 'reader');
+    const asReader = (args: string[]) =>
+      cluster().kubectl(['--kubeconfig', kubeconfig, ...args], { allowFailure: true });
+    expect((await asReader(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).stdout).toBe(
+      'system:serviceaccount:default:reader',
+    );
+    expect((await asReader(['get', 'pods', '-n', 'default'])).code).toBe(0);
+    const denied = await asReader(['get', 'secrets', '-n', 'default']);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('forbidden');
+  });
+
+  it('crash-loops a labelled pod in place and stops when the label is not "true"', async () => {
+    await cluster().apply(`
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crashy
+  namespace: default
+  labels: { niro.test/crash-loop: "true" }
+  annotations: { niro.test/crash-loop-run-for: 500ms, niro.test/crash-loop-back-off: 1500ms }
+spec:
+  containers: [{ name: app, image: busybox:1.36 }]
+`);
+    const getApp = async (): Promise<Item> => {
+      const { stdout } = await cluster().kubectl(['get', 'pod', 'crashy', '-n', 'default', '-o', 'json']);
+      const pod: unknown = JSON.parse(stdout);
+      const status = field(pod, 'status', 'containerStatuses', 0);
+      if (!isRecord(status)) throw new Error('pod crashy has no container status');
+      return { ...status, podReady: condition(pod, 'Ready') };
+    };
+    const crashed = await eventually('a CrashLoopBackOff container', async () => {
+      const app = await getApp();
+      return field(app, 'state', 'waiting', 'reason') === 'CrashLoopBackOff' ? app : undefined;
+    });
+    expect(crashed).toMatchObject({
+      ready: false,
+      podReady: 'False',
+      lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+    });
+    expect(crashed.restartCount).toBeGreaterThanOrEqual(1);
+
+    await eventually('restartCount to grow', async () => {
+      const app = await getApp();
+      const count = app.restartCount;
+      return typeof count === 'number' && typeof crashed.restartCount === 'number' && count > crashed.restartCount
+        ? true
+        : undefined;
+    });
+    const events = await getItems(cluster(), [
+      'events',
+      '-n',
+      'default',
+      '--field-selector',
+      'involvedObject.name=crashy,type=Warning',
+    ]);
+    expect(events.map((event) => field(event, 'reason'))).toContain('BackOff');
+
+    await cluster().kubectl(['label', 'pod', 'crashy', '-n', 'default', '--overwrite', 'niro.test/crash-loop=false']);
+    const recovered = await eventually('the container running again', async () => {
+      const app = await getApp();
+      return field(app, 'state', 'running') !== undefined && app.podReady === 'True' ? app : undefined;
+    });
+    expect(recovered.ready).toBe(true);
+  });
+});
