@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient, type Capabilities, type Cluster } from '@niro/protocol';
 import { describeWithKube } from '@niro/testkit/kube-vitest';
 import { ManualClock } from '../apps/server/src/clock.js';
 import { startAgentProcess, type AgentProcess } from './support/agent-process.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { eventually, runInstallScript } from './support/install-script.js';
 import { startLoggedServer, type LoggedServer } from './support/logged-server.js';
 
 /**
@@ -61,23 +61,7 @@ describeWithKube('the agent on a real Kubernetes API server', (kube) => {
   /** The agent reaches Niro through this proxy, so tests can break the network under it. */
   let proxy: FaultProxy;
 
-  const install = (env: Record<string, string>) =>
-    new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn('sh', ['-c', `curl -fsSL "${niro.server.url}/install.sh" | sh`], {
-        env: {
-          PATH: `${kube().binDir}:${process.env.PATH ?? ''}`,
-          HOME: process.env.HOME ?? '/tmp',
-          KUBECONFIG: kube().kubeconfig,
-          NIRO_URL: niro.server.url,
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-      child.once('exit', (code) => resolve({ code, output }));
-    });
+  const install = (env: Record<string, string>) => runInstallScript(kube(), niro.server.url, env);
 
   const runAgent = (env: Record<string, string> = {}): AgentProcess =>
     startAgentProcess({
@@ -87,26 +71,6 @@ describeWithKube('the agent on a real Kubernetes API server', (kube) => {
       NIRO_REQUEST_TIMEOUT: '2',
       ...env,
     });
-
-  /** Polls the API until `check` passes (its last failure is the test's message). */
-  async function eventually<T>(
-    what: string,
-    read: () => Promise<T>,
-    check: (value: T) => void,
-    timeoutMs = 45_000,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      try {
-        check(value);
-        return value;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 
   const heartbeatSeqs = (a: AgentProcess): number[] =>
     a.logs.filter((l) => l.msg === 'heartbeat sent').map((l) => Number(l.seq));

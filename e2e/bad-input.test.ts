@@ -42,6 +42,14 @@ describeEachDatabase('bad input sweep', (dialect) => {
     const heartbeat = buildFullHeartbeat(inventory, { seq: 1, now: t.clock.now() });
 
     const userAuth = bearer(user.token);
+    const ping = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/clusters/${clusterId}/commands`,
+      headers: userAuth,
+      payload: { kind: 'ping' },
+    });
+    expect(ping.statusCode).toBe(201);
+    const commandId = stringAt(ping.json(), 'id');
     examples = new Map<string, Example>([
       [
         'POST /api/v1/setup',
@@ -75,6 +83,26 @@ describeEachDatabase('bad input sweep', (dialect) => {
       ],
       ['POST /api/agent/v1/enroll', { url: '/api/agent/v1/enroll', headers: {}, body: enrollBody }],
       ['POST /api/agent/v1/heartbeat', { url: '/api/agent/v1/heartbeat', headers: bearer(agentKey), body: heartbeat }],
+      [
+        'POST /api/v1/clusters/{id}/commands',
+        { url: `/api/v1/clusters/${clusterId}/commands`, headers: userAuth, body: { kind: 'ping', payload: {} } },
+      ],
+      [
+        'POST /api/v1/commands/{id}/cancel',
+        { url: `/api/v1/commands/${commandId}/cancel`, headers: userAuth, body: null },
+      ],
+      [
+        'POST /api/agent/v1/commands/{id}/ack',
+        { url: `/api/agent/v1/commands/${commandId}/ack`, headers: bearer(agentKey), body: null },
+      ],
+      [
+        'POST /api/agent/v1/commands/{id}/result',
+        {
+          url: `/api/agent/v1/commands/${commandId}/result`,
+          headers: bearer(agentKey),
+          body: { status: 'succeeded', result: { agentTime: '2026-01-01T00:00:00Z' } },
+        },
+      ],
     ]);
 
     const doc = await t.app.inject({ method: 'GET', url: '/api/openapi.json' });

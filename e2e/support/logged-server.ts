@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
-import type { ManualClock } from '../../apps/server/src/clock.js';
+import type { Clock } from '../../apps/server/src/clock.js';
 import { createEmptyPostgresDatabase, type Dialect } from '../../apps/server/src/test-support/databases.js';
 
 export type LoggedServer = {
@@ -21,7 +21,7 @@ export type LoggedServer = {
  */
 export async function startLoggedServer(
   dialect: Dialect,
-  clock: ManualClock,
+  clock: Clock,
   env: Record<string, string> = {},
 ): Promise<LoggedServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'niro-e2e-'));

@@ -2,6 +2,10 @@ import type { Capabilities, Heartbeat, HeartbeatReply } from '@niro/protocol';
 import type { Logger } from './logger.js';
 import { fullJitterDelay, sleep, StateLog } from './backoff.js';
 import { detectCapabilities } from './capabilities.js';
+import { LongPollChannel } from './channel/long-poll-channel.js';
+import { executeCommand } from './commands/executor.js';
+import { Discovery } from './commands/discovery.js';
+import { CommandLedger } from './commands/ledger.js';
 import { readClusterIdentity, type ClusterIdentity } from './cluster-identity.js';
 import type { AgentConfig } from './config.js';
 import { ClusterWatch } from './inventory/cluster-watch.js';
@@ -125,6 +129,7 @@ export class Agent {
         this.log.warn({ failing: watch.failingWatches() }, 'not every watch has synced yet; sending what is known');
       }
 
+      const channel = this.startCommandChannel(key);
       let attempt = 0;
       while (!this.abort.signal.aborted) {
         caps = await this.capabilities(caps);
@@ -147,6 +152,7 @@ export class Agent {
         }
         await sleep(delay, this.abort.signal);
       }
+      await channel;
       return EXIT.ok;
     } catch (err) {
       if (err instanceof FatalAgentError) {
@@ -162,6 +168,36 @@ export class Agent {
 
   stop(): void {
     this.abort.abort();
+    // Cuts a waiting long-poll short, so stopping never waits for its 30 s.
+    this.niro.close();
+  }
+
+  /**
+   * Commands arrive over the long-poll channel while heartbeats go on; each runs with the
+   * capabilities detected last, so a revoked permission refuses the next command.
+   */
+  private startCommandChannel(key: StoredKey): Promise<void> {
+    const ledger = new CommandLedger();
+    const discovery = new Discovery(this.options.api);
+    const none: Capabilities = { pods: false, logs: false, apply: false, selfUpdate: false };
+    const channel = new LongPollChannel({
+      niro: this.niro,
+      agentKey: key.agentKey,
+      logger: this.log,
+      random: this.random,
+      execute: (command) =>
+        executeCommand(command, {
+          api: this.options.api,
+          capabilities: this.stats.capabilities ?? none,
+          logger: this.log,
+          namespace: this.options.config.namespace,
+          ledger,
+          discovery,
+        }),
+    });
+    return channel.run(this.abort.signal).catch((err: unknown) => {
+      this.log.error({ err: errorText(err) }, 'the command channel stopped');
+    });
   }
 
   /** 1 s at least, then up to 2 s, 4 s, … 60 s, uniformly jittered. */

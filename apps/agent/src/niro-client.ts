@@ -2,7 +2,15 @@ import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from '@niro/protocol';
+import type {
+  CommandMessage,
+  CommandResultBody,
+  EnrollRequest,
+  EnrollResponse,
+  Heartbeat,
+  HeartbeatReply,
+} from '@niro/protocol';
+import { COMMAND_KINDS } from '@niro/protocol/commands';
 
 const gzipAsync = promisify(gzip);
 
@@ -56,6 +64,19 @@ export function parseHeartbeatReply(body: unknown): HeartbeatReply | null {
   return reply;
 }
 
+const KINDS: ReadonlySet<string> = new Set(COMMAND_KINDS);
+
+export function parseCommandMessage(x: unknown): CommandMessage | null {
+  if (!isObject(x)) return null;
+  const { type, id, kind, payload, issuedAt, expiresAt } = x;
+  if (type !== 'command' || typeof id !== 'string' || typeof kind !== 'string' || !KINDS.has(kind)) return null;
+  if (!isObject(payload) || Array.isArray(payload)) return null;
+  if (typeof issuedAt !== 'string' || typeof expiresAt !== 'string') return null;
+  const known = COMMAND_KINDS.find((k) => k === kind);
+  if (known === undefined) return null;
+  return { type: 'command', id, kind: known, payload, issuedAt, expiresAt };
+}
+
 /** The agent's side of protocol v1 over HTTP (DESIGN 3.1 and 3.2). */
 export class NiroClient {
   private readonly base: string;
@@ -88,8 +109,42 @@ export class NiroClient {
     return { reply, bytes: body.length, rawBytes: raw.length };
   }
 
-  private async post(path: string, body: Buffer, headers: Record<string, string>): Promise<unknown> {
-    const reply = await this.send(path, body, headers);
+  /**
+   * Long-poll for commands (DESIGN 3.3): resolves with what the server hands out, or none after
+   * `waitSeconds`. Malformed commands are dropped (the server redelivers nothing it did not send).
+   */
+  async pollCommands(agentKey: string, waitSeconds: number): Promise<CommandMessage[]> {
+    const reply = await this.post(
+      `/api/agent/v1/commands?waitSeconds=${waitSeconds}`,
+      undefined,
+      { authorization: `Bearer ${agentKey}` },
+      (waitSeconds + 15) * 1000,
+    );
+    if (!isObject(reply) || !Array.isArray(reply.commands)) {
+      throw new NiroCallError('bad_reply', 'command poll reply is not a valid answer');
+    }
+    return reply.commands.map(parseCommandMessage).filter((c): c is CommandMessage => c !== null);
+  }
+
+  async ackCommand(agentKey: string, id: string): Promise<void> {
+    await this.post(`/api/agent/v1/commands/${encodeURIComponent(id)}/ack`, Buffer.from('{}'), {
+      authorization: `Bearer ${agentKey}`,
+    });
+  }
+
+  async sendResult(agentKey: string, id: string, result: CommandResultBody): Promise<void> {
+    await this.post(`/api/agent/v1/commands/${encodeURIComponent(id)}/result`, Buffer.from(JSON.stringify(result)), {
+      authorization: `Bearer ${agentKey}`,
+    });
+  }
+
+  private async post(
+    path: string,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<unknown> {
+    const reply = await this.send(body === undefined ? 'GET' : 'POST', path, body, headers, timeoutMs);
     const ok = reply.status >= 200 && reply.status < 300;
     let parsed: unknown;
     try {
@@ -111,9 +166,11 @@ export class NiroClient {
    * the agent does not have. Replies are small; a larger one is garbage and is cut off.
    */
   private send(
+    method: 'GET' | 'POST',
     path: string,
-    body: Buffer,
+    body: Buffer | undefined,
     headers: Record<string, string>,
+    timeoutMs: number,
   ): Promise<{ status: number; statusText: string; text: string }> {
     const url = new URL(`${this.base}${path}`);
     const request = url.protocol === 'https:' ? https.request : http.request;
@@ -121,15 +178,16 @@ export class NiroClient {
       const req = request(
         url,
         {
-          method: 'POST',
+          method,
           agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
           headers: {
-            'content-type': 'application/json',
-            'content-length': String(body.length),
+            ...(body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': String(body.length) }),
             'user-agent': this.options.userAgent,
             ...headers,
           },
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -10,6 +10,7 @@ import { registerAuditRoutes } from './modules/audit/audit.routes.js';
 import { registerAuthentication } from './modules/auth/auth.plugin.js';
 import { registerAuthRoutes } from './modules/auth/auth.routes.js';
 import { registerClusterRoutes } from './modules/clusters/clusters.routes.js';
+import { registerCommandRoutes } from './modules/commands/commands.routes.js';
 import { registerFleetRoutes } from './modules/fleet/fleet.routes.js';
 import { registerHeartbeatRoutes } from './modules/heartbeat/heartbeat.routes.js';
 import { registerInstallRoutes } from './modules/install/install.routes.js';
@@ -98,6 +99,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerHeartbeatRoutes(app, services);
   registerFleetRoutes(app, services);
   registerInstallRoutes(app, services);
+  registerCommandRoutes(app, services);
 
   await app.ready();
   return app;

@@ -50,6 +50,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const address = app.server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
   services.statusJob.start();
+  services.commandExpiryJob.start();
   const needsSetup = await services.auth.needsSetup();
   let closing: Promise<void> | null = null;
   return {
@@ -61,6 +62,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     close() {
       closing ??= (async () => {
         await services.statusJob.stop();
+        await services.commandExpiryJob.stop();
         await app.close();
         await services.heartbeat.flush();
         await database.close();

@@ -19,6 +19,10 @@ import { FleetService } from './modules/fleet/fleet.service.js';
 import { HeartbeatRepository } from './modules/heartbeat/heartbeat.repository.js';
 import { HeartbeatService } from './modules/heartbeat/heartbeat.service.js';
 import { ClusterStatusJob } from './jobs/cluster-status.job.js';
+import { CommandExpiryJob } from './jobs/command-expiry.job.js';
+import { InProcessCommandNotifier } from './modules/commands/command-notifier.js';
+import { CommandsRepository } from './modules/commands/commands.repository.js';
+import { CommandsService } from './modules/commands/commands.service.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
 
@@ -43,6 +47,8 @@ export type Services = {
   heartbeat: HeartbeatService;
   fleet: FleetService;
   statusJob: ClusterStatusJob;
+  commands: CommandsService;
+  commandExpiryJob: CommandExpiryJob;
 };
 
 export function createServices(deps: {
@@ -70,5 +76,29 @@ export function createServices(deps: {
   const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
-  return { config, clock, logger, database, metrics, orgs, auth, audit, clusters, heartbeat, fleet, statusJob };
+  const commands = new CommandsService({
+    repo: new CommandsRepository(db, clock),
+    clock,
+    logger,
+    clusters,
+    agents: heartbeat,
+    notifier: new InProcessCommandNotifier(),
+  });
+  const commandExpiryJob = new CommandExpiryJob(commands, logger);
+  return {
+    config,
+    clock,
+    logger,
+    database,
+    metrics,
+    orgs,
+    auth,
+    audit,
+    clusters,
+    heartbeat,
+    fleet,
+    statusJob,
+    commands,
+    commandExpiryJob,
+  };
 }

@@ -199,3 +199,114 @@ export const HeartbeatReply = Type.Object({
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
 export { podKey, workloadKey } from './keys.js';
+
+// ---------------------------------------------------------------------------------------------
+// Command channel (DESIGN 3.3): the same messages over WebSocket and long-poll.
+
+export const CommandKindSchema = Type.Union([
+  Type.Literal('ping'),
+  Type.Literal('apply'),
+  Type.Literal('delete'),
+  Type.Literal('diff'),
+  Type.Literal('logs'),
+  Type.Literal('logs-stop'),
+  Type.Literal('self-update'),
+]);
+
+const Json = Type.Record(Type.String(), Type.Unknown());
+
+export const PingPayload = Type.Object({});
+export const ApplyPayload = Type.Object({
+  manifests: Str(2 * 1024 * 1024),
+  namespace: Type.Optional(Str(253)),
+  deploymentId: Type.Optional(Str(128)),
+  revision: Type.Optional(Type.Integer({ minimum: 0 })),
+  prune: Type.Optional(Type.Boolean()),
+});
+export type ApplyPayload = Static<typeof ApplyPayload>;
+/** `delete`: the objects labelled with `deploymentId`, or the objects in `manifests`. */
+export const DeletePayload = Type.Object({
+  deploymentId: Type.Optional(Str(128)),
+  manifests: Type.Optional(Str(2 * 1024 * 1024)),
+  namespace: Type.Optional(Str(253)),
+});
+export type DeletePayload = Static<typeof DeletePayload>;
+export const DiffPayload = ApplyPayload;
+export type DiffPayload = ApplyPayload;
+export const LogsPayload = Type.Object({
+  streamId: Str(128),
+  namespace: Str(253),
+  pod: Str(253),
+  container: Type.Optional(Str(253)),
+  tailLines: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+  follow: Type.Optional(Type.Boolean()),
+});
+export type LogsPayload = Static<typeof LogsPayload>;
+export const LogsStopPayload = Type.Object({ streamId: Str(128) });
+export const SelfUpdatePayload = Type.Object({ image: Str(1024) });
+
+export const CommandMessage = Type.Object({
+  type: Type.Literal('command'),
+  id: Str(64),
+  kind: CommandKindSchema,
+  payload: Json,
+  issuedAt: Str(64),
+  expiresAt: Str(64),
+});
+export type CommandMessage = Static<typeof CommandMessage>;
+
+export const CommandError = Type.Object({ code: Str(128), message: Str(4096) });
+export type CommandError = Static<typeof CommandError>;
+
+export const ResultStatus = Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('partial')]);
+
+/** Body of `POST /api/agent/v1/commands/{id}/result`; the WebSocket `result` message adds type and id. */
+export const CommandResultBody = Type.Object({
+  status: ResultStatus,
+  result: Type.Optional(Json),
+  error: Type.Optional(CommandError),
+});
+export type CommandResultBody = Static<typeof CommandResultBody>;
+
+export const LongPollReply = Type.Object({ commands: Type.Array(CommandMessage) });
+export type LongPollReply = Static<typeof LongPollReply>;
+
+/** One object's outcome in an `apply`, `delete` or `diff` result. */
+export const ObjectResult = Type.Object({
+  kind: Str(128),
+  namespace: Type.Optional(Str(253)),
+  name: Str(253),
+  action: Type.Union([
+    Type.Literal('created'),
+    Type.Literal('configured'),
+    Type.Literal('unchanged'),
+    Type.Literal('pruned'),
+    Type.Literal('deleted'),
+    Type.Literal('drifted'),
+    Type.Literal('missing'),
+    Type.Literal('failed'),
+  ]),
+  message: Type.Optional(Str(4096)),
+  /** `diff`: the changed field paths, e.g. "spec.replicas". */
+  fields: Type.Optional(Type.Array(Str(1024), { maxItems: 256 })),
+});
+export type ObjectResult = Static<typeof ObjectResult>;
+export const ObjectsResult = Type.Object({ objects: Type.Array(ObjectResult) });
+export type ObjectsResult = Static<typeof ObjectsResult>;
+
+/** `GET /api/agent/v1/commands`: how long to wait for a command when none is waiting (0 answers at once). */
+export const LongPollQuery = Type.Object({
+  waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30, default: 0 })),
+});
+export type LongPollQuery = Static<typeof LongPollQuery>;
+
+/**
+ * Reply to a result POST: the command's final state. `recorded` is false when an earlier result
+ * had already ended the command (a duplicate after a redelivery); the first result wins.
+ */
+export const CommandResultReply = Type.Object({
+  id: Str(64),
+  state: ResultStatus,
+  recorded: Type.Boolean(),
+});
+export type CommandResultReply = Static<typeof CommandResultReply>;

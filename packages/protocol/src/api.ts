@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Capabilities, KubeEvent, Node, Workload } from './agent.js';
+import { Capabilities, CommandError, CommandKindSchema, KubeEvent, Node, Workload } from './agent.js';
 
 /** HTTP API v1 DTOs (DESIGN section 5). Request bodies reject unknown fields. */
 
@@ -417,3 +417,67 @@ export type AuditQuery = Static<typeof AuditQuery>;
 
 export const AuditPage = Page(AuditEntry);
 export type AuditPage = Static<typeof AuditPage>;
+
+// ---------------------------------------------------------------------------------------------
+// Commands (DESIGN 3.3, issue 4)
+
+export const CommandStateSchema = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('delivered'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('partial'),
+  Type.Literal('expired'),
+  Type.Literal('cancelled'),
+]);
+
+export const CreateCommandRequest = Type.Object(
+  {
+    kind: CommandKindSchema,
+    payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    expiresInSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 86_400 })),
+    /** Repeating a creation with the same key returns the first command instead of a second one. */
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateCommandRequest = Static<typeof CreateCommandRequest>;
+
+export const Command = Type.Object({
+  id: Type.String(),
+  clusterId: Type.String(),
+  kind: CommandKindSchema,
+  payload: Type.Record(Type.String(), Type.Unknown()),
+  state: CommandStateSchema,
+  createdAt: Type.String({ format: 'date-time' }),
+  createdBy: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.String({ format: 'date-time' }),
+  deliveredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  completedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  deliveries: Type.Integer(),
+  result: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  error: Type.Union([CommandError, Type.Null()]),
+  /** From creation to result, in ms. */
+  roundTripMs: Type.Union([Type.Number(), Type.Null()]),
+});
+export type Command = Static<typeof Command>;
+
+export const CommandList = Type.Object({
+  items: Type.Array(Command),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type CommandList = Static<typeof CommandList>;
+
+export const CommandIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type CommandIdParams = Static<typeof CommandIdParams>;
+
+export const COMMANDS_LIMIT_DEFAULT = 20;
+export const COMMANDS_LIMIT_MAX = 100;
+
+export const ListCommandsQuery = Type.Object({
+  state: Type.Optional(CommandStateSchema),
+  kind: Type.Optional(CommandKindSchema),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: COMMANDS_LIMIT_MAX, default: COMMANDS_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
+});
+export type ListCommandsQuery = Static<typeof ListCommandsQuery>;

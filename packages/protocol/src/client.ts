@@ -1,6 +1,10 @@
 import type {
   Cluster,
   ClusterEventList,
+  Command,
+  CommandList,
+  CreateCommandRequest,
+  ListCommandsQuery,
   ClusterNodeList,
   ClusterWorkloadList,
   PodPage,
@@ -136,6 +140,21 @@ export class ApiClient {
   }
   clusterWorkloads(id: string): Promise<ClusterWorkloadList> {
     return this.request('GET', `/api/v1/clusters/${encodeURIComponent(id)}/workloads`);
+  }
+
+  // Commands
+  /** Queues a command; with an idempotencyKey already used on the cluster, returns the first command. */
+  createCommand(clusterId: string, req: CreateCommandRequest): Promise<Command> {
+    return this.request('POST', `/api/v1/clusters/${encodeURIComponent(clusterId)}/commands`, req);
+  }
+  getCommand(id: string): Promise<Command> {
+    return this.request('GET', `/api/v1/commands/${encodeURIComponent(id)}`);
+  }
+  listCommands(clusterId: string, query?: ListCommandsQuery): Promise<CommandList> {
+    return this.request('GET', `/api/v1/clusters/${encodeURIComponent(clusterId)}/commands`, undefined, query);
+  }
+  cancelCommand(id: string): Promise<Command> {
+    return this.request('POST', `/api/v1/commands/${encodeURIComponent(id)}/cancel`);
   }
 
   // Agent protocol

@@ -3,3 +3,4 @@ export * from './agent.js';
 export * from './api.js';
 export * from './client.js';
 export * from './agent-install.js';
+export * from './commands.js';

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-commands.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -30,6 +31,7 @@ function loadSqliteDriver(): typeof BetterSqlite3 {
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-commands': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

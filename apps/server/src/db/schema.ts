@@ -1,3 +1,6 @@
+import type { CommandKind, CommandState } from '@niro/protocol';
+import type { Generated } from 'kysely';
+
 /**
  * Table types. Times are epoch milliseconds (integer on SQLite, bigint on PostgreSQL, read back
  * as numbers); ids are text (time-ordered, see lib/ids.ts); JSON is stored as text so both
@@ -17,6 +20,7 @@ export type Database = {
   cluster_images: ClusterImagesTable;
   enrollment_tokens: EnrollmentTokensTable;
   incidents: IncidentsTable;
+  commands: CommandsTable;
 };
 
 export type OrgsTable = {
@@ -180,4 +184,36 @@ export type IncidentsTable = {
   resolved_at: number | null;
   /** Equals fingerprint while open, null once resolved: a unique index keeps one open incident per fingerprint. */
   open_fingerprint: string | null;
+};
+
+/** The durable command queue (DESIGN 3.3); the row is the truth, wake-ups only hints. */
+export type CommandsTable = {
+  /** Creation order, strictly increasing: per-cluster delivery order and the keyset of listings. */
+  seq: Generated<number>;
+  id: string;
+  cluster_id: string;
+  kind: CommandKind;
+  /** JSON object. */
+  payload: string;
+  state: CommandState;
+  /** Unique per cluster when set. */
+  idempotency_key: string | null;
+  /** SHA-256 of the canonical JSON of kind and payload: a repeated key must repeat the request. */
+  request_hash: string;
+  created_at: number;
+  /** User id of the creator; null for the system. */
+  created_by: string | null;
+  expires_at: number;
+  /** The latest delivery. */
+  delivered_at: number | null;
+  deliveries: number;
+  /** When an unacknowledged delivery may be repeated; null when not delivered or acknowledged. */
+  redeliver_at: number | null;
+  acked_at: number | null;
+  /** When the command reached a final state (for `expired`: its expiry time). */
+  completed_at: number | null;
+  /** JSON object from the agent's result. */
+  result: string | null;
+  /** JSON `{ code, message }`. */
+  error: string | null;
 };
