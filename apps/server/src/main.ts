@@ -3,7 +3,11 @@ import { buildApp, type App } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config, type ConfigInput } from './config.js';
 import { openDatabase } from './db/database.js';
+import { DEFAULT_STATUS_JOB_OPTIONS } from './jobs/cluster-status.job.js';
+import { DEFAULT_COMMAND_EXPIRY_OPTIONS } from './jobs/command-expiry.job.js';
+import { JOB_LOCK_KEYS, SingletonJob, jobLockFor } from './jobs/singleton.js';
 import { createLogger, type Logger } from './logger.js';
+import { PgCommandNotifier } from './modules/commands/pg-command-notifier.js';
 import { createServices, type Services } from './services.js';
 
 export type RunningServer = {
@@ -14,6 +18,8 @@ export type RunningServer = {
   url: string;
   /** Whether a first administrator still has to be created (dashboard or POST /api/v1/setup). */
   needsSetup: boolean;
+  /** The periodic jobs; with PostgreSQL each runs on one replica at a time. */
+  jobs: { clusterStatus: SingletonJob; commandExpiry: SingletonJob };
   close(): Promise<void>;
 };
 
@@ -40,7 +46,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await database.close().catch(() => undefined);
     throw err;
   }
-  const services = createServices({ config, clock, logger, database });
+  // With PostgreSQL a command created on one replica must wake an agent held by another.
+  let pgNotifier: PgCommandNotifier | null = null;
+  if (config.database.kind === 'postgres') {
+    pgNotifier = new PgCommandNotifier({ url: config.database.url, db: database.db, logger });
+    await pgNotifier.start();
+  }
+  const services = createServices({
+    config,
+    clock,
+    logger,
+    database,
+    options: pgNotifier === null ? undefined : { commandNotifier: pgNotifier },
+  });
   if (config.admin !== null) {
     const created = await services.auth.bootstrapAdmin(config.admin);
     if (created !== null) logger.info({ userId: created.id, email: created.email }, 'created the first administrator');
@@ -49,8 +67,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
-  services.statusJob.start();
-  services.commandExpiryJob.start();
+  const jobs = {
+    clusterStatus: new SingletonJob({
+      name: 'cluster-status',
+      intervalMs: DEFAULT_STATUS_JOB_OPTIONS.tickIntervalMs,
+      tick: () => services.statusJob.tick(),
+      lock: jobLockFor(config.database, JOB_LOCK_KEYS.clusterStatus, logger),
+      logger,
+    }),
+    commandExpiry: new SingletonJob({
+      name: 'command-expiry',
+      intervalMs: DEFAULT_COMMAND_EXPIRY_OPTIONS.tickIntervalMs,
+      tick: () => services.commandExpiryJob.tick(),
+      lock: jobLockFor(config.database, JOB_LOCK_KEYS.commandExpiry, logger),
+      logger,
+    }),
+  };
+  jobs.clusterStatus.start();
+  jobs.commandExpiry.start();
   const needsSetup = await services.auth.needsSetup();
   let closing: Promise<void> | null = null;
   return {
@@ -59,11 +93,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     config,
     url,
     needsSetup,
+    jobs,
     close() {
       closing ??= (async () => {
+        await jobs.clusterStatus.stop();
+        await jobs.commandExpiry.stop();
         await services.statusJob.stop();
         await services.commandExpiryJob.stop();
         await app.close();
+        await pgNotifier?.close();
         await services.heartbeat.flush();
         await database.close();
       })();

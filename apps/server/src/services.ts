@@ -20,7 +20,7 @@ import { HeartbeatRepository } from './modules/heartbeat/heartbeat.repository.js
 import { HeartbeatService } from './modules/heartbeat/heartbeat.service.js';
 import { ClusterStatusJob } from './jobs/cluster-status.job.js';
 import { CommandExpiryJob } from './jobs/command-expiry.job.js';
-import { InProcessCommandNotifier } from './modules/commands/command-notifier.js';
+import { InProcessCommandNotifier, type CommandNotifier } from './modules/commands/command-notifier.js';
 import { CommandsRepository } from './modules/commands/commands.repository.js';
 import { CommandsService } from './modules/commands/commands.service.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
@@ -31,6 +31,8 @@ export type ServiceOptions = {
   scrypt?: ScryptParams;
   /** Collect process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
+  /** Wake-ups for waiting agent connections; in-process unless given (main.ts passes PostgreSQL's). */
+  commandNotifier?: CommandNotifier;
 };
 
 /** Everything the app needs, built once in one place (main.ts, or a test). */
@@ -82,7 +84,7 @@ export function createServices(deps: {
     logger,
     clusters,
     agents: heartbeat,
-    notifier: new InProcessCommandNotifier(),
+    notifier: deps.options?.commandNotifier ?? new InProcessCommandNotifier(),
   });
   const commandExpiryJob = new CommandExpiryJob(commands, logger);
   return {
