@@ -2,7 +2,8 @@ import type { Capabilities, Heartbeat, HeartbeatReply } from '@niro/protocol';
 import type { Logger } from './logger.js';
 import { fullJitterDelay, sleep, StateLog } from './backoff.js';
 import { detectCapabilities } from './capabilities.js';
-import { LongPollChannel } from './channel/long-poll-channel.js';
+import { LongPollChannel, type ExecuteCommand } from './channel/long-poll-channel.js';
+import { WebSocketChannel } from './channel/websocket-channel.js';
 import { executeCommand } from './commands/executor.js';
 import { Discovery } from './commands/discovery.js';
 import { CommandLedger } from './commands/ledger.js';
@@ -173,29 +174,47 @@ export class Agent {
   }
 
   /**
-   * Commands arrive over the long-poll channel while heartbeats go on; each runs with the
-   * capabilities detected last, so a revoked permission refuses the next command.
+   * Commands arrive over the WebSocket channel, or over long-poll where the upgrade is refused
+   * or keeps failing, while heartbeats go on; each runs with the capabilities detected last, so
+   * a revoked permission refuses the next command.
    */
   private startCommandChannel(key: StoredKey): Promise<void> {
     const ledger = new CommandLedger();
     const discovery = new Discovery(this.options.api);
     const none: Capabilities = { pods: false, logs: false, apply: false, selfUpdate: false };
-    const channel = new LongPollChannel({
-      niro: this.niro,
-      agentKey: key.agentKey,
-      logger: this.log,
-      random: this.random,
-      execute: (command) =>
-        executeCommand(command, {
-          api: this.options.api,
-          capabilities: this.stats.capabilities ?? none,
-          logger: this.log,
-          namespace: this.options.config.namespace,
-          ledger,
-          discovery,
-        }),
-    });
-    return channel.run(this.abort.signal).catch((err: unknown) => {
+    const execute: ExecuteCommand = (command) =>
+      executeCommand(command, {
+        api: this.options.api,
+        capabilities: this.stats.capabilities ?? none,
+        logger: this.log,
+        namespace: this.options.config.namespace,
+        ledger,
+        discovery,
+      });
+    const run = async (): Promise<void> => {
+      const websocket = new WebSocketChannel({
+        url: this.options.config.niroUrl,
+        agentKey: key.agentKey,
+        userAgent: `niro-agent/${AGENT_VERSION}`,
+        version: AGENT_VERSION,
+        execute,
+        logger: this.log,
+        random: this.random,
+      });
+      const outcome = await websocket.run(this.abort.signal, () =>
+        this.log.info({ transport: 'websocket' }, 'command channel: using WebSocket'),
+      );
+      if (outcome === 'stopped') return;
+      this.log.info({ transport: 'long-poll' }, 'command channel: using long-poll');
+      await new LongPollChannel({
+        niro: this.niro,
+        agentKey: key.agentKey,
+        logger: this.log,
+        random: this.random,
+        execute,
+      }).run(this.abort.signal);
+    };
+    return run().catch((err: unknown) => {
       this.log.error({ err: errorText(err) }, 'the command channel stopped');
     });
   }

@@ -11,6 +11,7 @@ import { registerAuthentication } from './modules/auth/auth.plugin.js';
 import { registerAuthRoutes } from './modules/auth/auth.routes.js';
 import { registerClusterRoutes } from './modules/clusters/clusters.routes.js';
 import { registerCommandRoutes } from './modules/commands/commands.routes.js';
+import { registerAgentGateway } from './modules/gateway/gateway.routes.js';
 import { registerFleetRoutes } from './modules/fleet/fleet.routes.js';
 import { registerHeartbeatRoutes } from './modules/heartbeat/heartbeat.routes.js';
 import { registerInstallRoutes } from './modules/install/install.routes.js';
@@ -100,6 +101,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerFleetRoutes(app, services);
   registerInstallRoutes(app, services);
   registerCommandRoutes(app, services);
+  registerAgentGateway(app, services);
 
   await app.ready();
   return app;
