@@ -23,6 +23,7 @@ import { CommandExpiryJob } from './jobs/command-expiry.job.js';
 import { InProcessCommandNotifier, type CommandNotifier } from './modules/commands/command-notifier.js';
 import { CommandsRepository } from './modules/commands/commands.repository.js';
 import { CommandsService } from './modules/commands/commands.service.js';
+import { KeyRevocations } from './modules/gateway/key-revocations.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
 
@@ -51,6 +52,8 @@ export type Services = {
   statusJob: ClusterStatusJob;
   commands: CommandsService;
   commandExpiryJob: CommandExpiryJob;
+  /** Re-enrollment and deletion announce here; open agent connections of the old key close. */
+  keyRevocations: KeyRevocations;
 };
 
 export function createServices(deps: {
@@ -74,7 +77,11 @@ export function createServices(deps: {
     clock,
     scrypt: deps.options?.scrypt,
   });
-  const clusters = new ClustersService(new ClustersRepository(db), clock, config, audit);
+  const notifier = deps.options?.commandNotifier ?? new InProcessCommandNotifier();
+  const keyRevocations = new KeyRevocations(notifier);
+  const clusters = new ClustersService(new ClustersRepository(db), clock, config, audit, (clusterId) =>
+    keyRevocations.revoked(clusterId),
+  );
   const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
@@ -84,7 +91,7 @@ export function createServices(deps: {
     logger,
     clusters,
     agents: heartbeat,
-    notifier: deps.options?.commandNotifier ?? new InProcessCommandNotifier(),
+    notifier,
   });
   const commandExpiryJob = new CommandExpiryJob(commands, logger);
   return {
@@ -102,5 +109,6 @@ export function createServices(deps: {
     statusJob,
     commands,
     commandExpiryJob,
+    keyRevocations,
   };
 }

@@ -38,8 +38,10 @@ export class ClustersService {
     private readonly clock: Clock,
     config: Config,
     private readonly audit: AuditService,
+    /** Told, after the commit, when a cluster's agent key stops working (re-enrolled or deleted). */
+    private readonly onAgentKeyRevoked: (clusterId: string) => void = () => undefined,
   ) {
-    this.enrollment = new EnrollmentService(repo, clock, config, audit);
+    this.enrollment = new EnrollmentService(repo, clock, config, audit, onAgentKeyRevoked);
   }
 
   async create(scope: AccessScope, input: CreateClusterRequest, ctx: RequestContext): Promise<CreateClusterResponse> {
@@ -157,6 +159,7 @@ export class ClustersService {
     const row = await this.find(scope, id);
     scope.require(row.org_id, 'admin', 'Cluster');
     if (!(await this.repo.delete(id))) throw new NotFoundError('Cluster');
+    this.onAgentKeyRevoked(id);
     await this.audit.record({
       actor: ctx.actor,
       action: 'cluster.delete',

@@ -35,6 +35,8 @@ export class EnrollmentService {
     private readonly clock: Clock,
     private readonly config: Config,
     private readonly audit: AuditService,
+    /** Told, after the commit, when a cluster's previous agent key stops working. */
+    private readonly onAgentKeyRevoked: (clusterId: string) => void = () => undefined,
   ) {}
 
   /** A fresh token for a cluster; the caller stores `row` (the secret is only in `info`). */
@@ -96,6 +98,7 @@ export class EnrollmentService {
       );
     }
     const { before, after } = result;
+    if (before.agent_key_hash !== null) this.onAgentKeyRevoked(after.id);
     await this.audit.record({
       actor: { type: 'agent', id: after.id, label: after.name },
       action: 'cluster.enroll',

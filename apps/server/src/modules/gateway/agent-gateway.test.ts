@@ -4,9 +4,11 @@ import type { Command } from '@niro/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { bearer, createTestApp, type TestApp } from '../../test-support/app.js';
-import { enrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
+import { InProcessCommandNotifier } from '../commands/command-notifier.js';
+import { enrollTestCluster, reenrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
-import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
+import { AGENT_CONNECT_PATH, AgentGateway, type AgentGatewayOptions } from './agent-gateway.js';
+import { KeyRevocations } from './key-revocations.js';
 
 type Frame = Record<string, unknown>;
 
@@ -173,18 +175,84 @@ describeEachDatabase('agent WebSocket gateway', (dialect) => {
     expect((await a.closedWith()).code).toBe(1009);
   });
 
-  it('drops a half-open connection that stops answering pings', async () => {
-    const c = await enrollTestCluster(t);
+  /** A gateway of its own on its own server, with short timers. */
+  const startGateway = async (
+    options: Partial<AgentGatewayOptions>,
+    keyRevocations = t.services.keyRevocations,
+  ): Promise<{ gateway: AgentGateway; base: string; server: http.Server }> => {
     const gateway = new AgentGateway(
-      { commands: t.services.commands, logger: t.services.logger },
-      { pingIntervalMs: 20, deadAfterMs: 100 },
+      { commands: t.services.commands, keyRevocations, logger: t.services.logger },
+      options,
     );
     const server = http.createServer();
     server.on('upgrade', (req, socket, head: Buffer) => void gateway.handleUpgrade(req, socket, head));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const alive = await TestAgent.connect(`ws://127.0.0.1:${port}`, c.agentKey);
-    const silent = await TestAgent.connect(`ws://127.0.0.1:${port}`, c.agentKey, { autoPong: false });
+    return { gateway, base: `ws://127.0.0.1:${port}`, server };
+  };
+
+  it('closes the connections of a replaced key with 4003 when the cluster is re-enrolled', async () => {
+    const c = await enrollTestCluster(t);
+    const saidHello = await connect(c);
+    saidHello.hello();
+    const cmd = await createPing(c);
+    expect(await saidHello.next()).toMatchObject({ type: 'command', id: cmd.id });
+    const noHelloYet = await connect(c);
+
+    const newKey = await reenrollTestCluster(t, c);
+    expect(await saidHello.closedWith()).toEqual({ code: 4003, reason: 'agent key revoked' });
+    expect((await noHelloYet.closedWith()).code).toBe(4003);
+
+    const fresh = await connect({ ...c, agentKey: newKey });
+    fresh.hello();
+    const next = await createPing(c);
+    expect(await fresh.next()).toMatchObject({ type: 'command', id: next.id });
+    expect(fresh.closed).toBeNull();
+    const url = `${base}${AGENT_CONNECT_PATH}`;
+    expect(await upgradeStatus(url, bearer(c.agentKey))).toBe(401);
+  });
+
+  it('closes the connection with 4003 when the cluster is deleted, and leaves other clusters connected', async () => {
+    const c = await enrollTestCluster(t);
+    const other = await enrollTestCluster(t);
+    const a = await connect(c);
+    a.hello();
+    const bystander = await connect(other);
+    bystander.hello();
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/clusters/${c.clusterId}`,
+      headers: bearer(c.owner.token),
+    });
+    expect(res.statusCode, res.body).toBe(204);
+    expect((await a.closedWith()).code).toBe(4003);
+    const cmd = await createPing(other);
+    expect(await bystander.next()).toMatchObject({ type: 'command', id: cmd.id });
+    expect(bystander.closed).toBeNull();
+  });
+
+  it('finds a revoked key on its ping timer when no revocation signal arrives', async () => {
+    const c = await enrollTestCluster(t);
+    // Revocations that nobody announces on: only the re-check on the ping timer can notice.
+    const deaf = new KeyRevocations(new InProcessCommandNotifier());
+    const { gateway, base: ownBase, server } = await startGateway({ pingIntervalMs: 20 }, deaf);
+    const a = await TestAgent.connect(ownBase, c.agentKey);
+    try {
+      a.hello();
+      await reenrollTestCluster(t, c);
+      expect((await a.closedWith()).code).toBe(4003);
+      await expect.poll(() => gateway.connected).toBe(0);
+    } finally {
+      a.ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('drops a half-open connection that stops answering pings', async () => {
+    const c = await enrollTestCluster(t);
+    const { gateway, base: ownBase, server } = await startGateway({ pingIntervalMs: 20, deadAfterMs: 100 });
+    const alive = await TestAgent.connect(ownBase, c.agentKey);
+    const silent = await TestAgent.connect(ownBase, c.agentKey, { autoPong: false });
     try {
       alive.hello();
       silent.hello();

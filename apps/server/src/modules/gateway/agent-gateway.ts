@@ -7,6 +7,7 @@ import { NiroError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CommandsService } from '../commands/commands.service.js';
 import type { AgentIdentity } from '../heartbeat/heartbeat.service.js';
+import type { KeyRevocations } from './key-revocations.js';
 import {
   CLOSE,
   PROTOCOL_VERSION,
@@ -38,12 +39,18 @@ export const DEFAULT_GATEWAY_OPTIONS: AgentGatewayOptions = {
   maxFrameBytes: COMMAND_LIMITS.resultBytes + 64 * 1024,
 };
 
-export type AgentGatewayDeps = { commands: CommandsService; logger: Logger; registry?: Registry };
+export type AgentGatewayDeps = {
+  commands: CommandsService;
+  keyRevocations: KeyRevocations;
+  logger: Logger;
+  registry?: Registry;
+};
 
 /**
  * The WebSocket half of the command channel (DESIGN 3.3). The agent key is checked before the
  * upgrade; after a `hello`, the connection gets the cluster's commands as they become
- * deliverable and takes `ack` and `result` frames with the long-poll routes' semantics.
+ * deliverable and takes `ack` and `result` frames with the long-poll routes' semantics. When the
+ * cluster's key is replaced or the cluster deleted, the connection closes with 4003.
  */
 export class AgentGateway {
   private readonly wss: WebSocketServer;
@@ -88,9 +95,10 @@ export class AgentGateway {
       return;
     }
     let agent: AgentIdentity;
+    // The bearer key only; cookies play no part in the agent protocol.
+    const authorization = req.headers.authorization;
     try {
-      // The bearer key only; cookies play no part in the agent protocol.
-      agent = await this.deps.commands.authenticateAgent(req.headers.authorization);
+      agent = await this.deps.commands.authenticateAgent(authorization);
     } catch (err) {
       if (err instanceof NiroError) {
         refuse(socket, err.statusCode, err.code, err.message);
@@ -102,7 +110,7 @@ export class AgentGateway {
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new AgentConnection(ws, agent, this.deps, this.options, () =>
+      const connection = new AgentConnection(ws, agent, authorization, this.deps, this.options, () =>
         this.connections.delete(connection),
       );
       this.connections.add(connection);
@@ -131,6 +139,9 @@ class AgentConnection {
   private closed = false;
   private lastPong = performance.now();
   private unsubscribe: (() => void) | null = null;
+  private readonly unsubscribeRevocations: () => void;
+  private checkingKey = false;
+  private checkKeyAgain = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private inbox: Promise<void> = Promise.resolve();
   private claiming = false;
@@ -140,6 +151,8 @@ class AgentConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly agent: AgentIdentity,
+    /** Kept to check the key again; never logged. */
+    private readonly authorization: string | undefined,
     private readonly deps: AgentGatewayDeps,
     private readonly options: AgentGatewayOptions,
     private readonly onClosed: () => void,
@@ -153,6 +166,8 @@ class AgentConnection {
     });
     ws.on('error', (err) => this.log.debug({ err: err.message }, 'agent WebSocket error'));
     ws.on('close', (code) => this.closedBy(code));
+    // From the upgrade on, not from the hello: a connection that has not said hello yet holds the key too.
+    this.unsubscribeRevocations = deps.keyRevocations.subscribe(agent.clusterId, () => this.checkKey());
     this.timers.push(
       setTimeout(() => {
         if (!this.ready) this.fail(CLOSE.helloRequired, 'hello_timeout', 'No hello arrived in time');
@@ -175,6 +190,37 @@ class AgentConnection {
       return;
     }
     this.ws.ping();
+    // A safety net for a revocation signal that did not arrive (a replica's LISTEN connection was down).
+    this.checkKey();
+  }
+
+  /** Closes with 4003 when the key is no longer the cluster's current one. */
+  private checkKey(): void {
+    if (this.closed) return;
+    if (this.checkingKey) {
+      // A check that started before the revocation's commit may still have seen the old key.
+      this.checkKeyAgain = true;
+      return;
+    }
+    this.checkingKey = true;
+    void (async () => {
+      try {
+        do {
+          this.checkKeyAgain = false;
+          await this.deps.commands.authenticateAgent(this.authorization);
+        } while (this.checkKeyAgain && !this.closed);
+      } catch (err) {
+        if (err instanceof NiroError && err.statusCode === 401) {
+          this.log.info('agent key revoked; closing its WebSocket');
+          this.close(CLOSE.keyRevoked, 'agent key revoked');
+        } else {
+          // The database may be down for a moment; the next check decides.
+          this.log.warn({ err }, 'could not check an agent WebSocket key');
+        }
+      } finally {
+        this.checkingKey = false;
+      }
+    })();
   }
 
   private async receive(data: RawData, isBinary: boolean): Promise<void> {
@@ -281,6 +327,7 @@ class AgentConnection {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.unsubscribe?.();
+    this.unsubscribeRevocations();
     this.onClosed();
     if (this.ready) this.log.info({ code }, 'agent disconnected from WebSocket');
   }

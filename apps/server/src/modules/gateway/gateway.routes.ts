@@ -12,7 +12,12 @@ export function registerAgentGateway(
   options: Partial<AgentGatewayOptions> = {},
 ): AgentGateway {
   const gateway = new AgentGateway(
-    { commands: services.commands, logger: services.logger, registry: services.metrics.registry },
+    {
+      commands: services.commands,
+      keyRevocations: services.keyRevocations,
+      logger: services.logger,
+      registry: services.metrics.registry,
+    },
     options,
   );
   app.server.on('upgrade', (req, socket, head: Buffer) => {
