@@ -42,6 +42,11 @@ export class InProcessCommandNotifier implements CommandNotifier {
     };
   }
 
+  /** Wakes every subscriber of every cluster (after announcements may have been missed). */
+  notifyAll(): void {
+    for (const clusterId of [...this.listeners.keys()]) this.notify(clusterId);
+  }
+
   /** Subscriptions of one cluster (for tests and metrics). */
   subscribers(clusterId: string): number {
     return this.listeners.get(clusterId)?.size ?? 0;

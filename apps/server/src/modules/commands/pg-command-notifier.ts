@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
-import type { CommandNotifier } from './command-notifier.js';
+import { InProcessCommandNotifier, type CommandNotifier } from './command-notifier.js';
 
 export const COMMANDS_CHANNEL = 'niro_commands';
 /** Names the LISTEN session in pg_stat_activity, so operators (and tests) can find it. */
@@ -24,7 +24,8 @@ export const DEFAULT_PG_NOTIFIER_OPTIONS: PgCommandNotifierOptions = { reconnect
  */
 export class PgCommandNotifier implements CommandNotifier {
   private readonly options: PgCommandNotifierOptions;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  /** The subscribers of this process; PostgreSQL only carries the announcements between replicas. */
+  private readonly local = new InProcessCommandNotifier();
   private client: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -60,23 +61,11 @@ export class PgCommandNotifier implements CommandNotifier {
   }
 
   subscribe(clusterId: string, listener: () => void): () => void {
-    let set = this.listeners.get(clusterId);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(clusterId, set);
-    }
-    const entry = (): void => listener();
-    set.add(entry);
-    return () => {
-      const current = this.listeners.get(clusterId);
-      if (current === undefined) return;
-      current.delete(entry);
-      if (current.size === 0) this.listeners.delete(clusterId);
-    };
+    return this.local.subscribe(clusterId, listener);
   }
 
   subscribers(clusterId: string): number {
-    return this.listeners.get(clusterId)?.size ?? 0;
+    return this.local.subscribers(clusterId);
   }
 
   async close(): Promise<void> {
@@ -87,16 +76,6 @@ export class PgCommandNotifier implements CommandNotifier {
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
-  }
-
-  private wake(clusterId: string): void {
-    const set = this.listeners.get(clusterId);
-    if (set === undefined) return;
-    for (const listener of [...set]) listener();
-  }
-
-  private wakeAll(): void {
-    for (const clusterId of [...this.listeners.keys()]) this.wake(clusterId);
   }
 
   private connect(): Promise<void> {
@@ -119,7 +98,7 @@ export class PgCommandNotifier implements CommandNotifier {
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
     client.on('notification', (msg) => {
       if (msg.channel !== COMMANDS_CHANNEL || typeof msg.payload !== 'string' || msg.payload === '') return;
-      this.wake(msg.payload);
+      this.local.notify(msg.payload);
     });
     try {
       await client.connect();
@@ -138,7 +117,7 @@ export class PgCommandNotifier implements CommandNotifier {
     if (this.everListened) {
       this.deps.logger.info('command wake-ups listening again; waking every waiting agent');
       // Notifications sent while the connection was down are gone: every waiter claims once.
-      this.wakeAll();
+      this.local.notifyAll();
     }
     this.everListened = true;
   }
