@@ -38,6 +38,13 @@ alive() { # component -> 0 if its pid file names a live process running our bina
   pid=$(cat "$f")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "/$1 "
 }
+running() { # component -> 0 unless the process we just launched has exited (a zombie counts as exited);
+  # unlike alive, it does not look at the command line, which is still the forked shell's until exec
+  local pid state
+  pid=$(cat "$dir/pids/$1.pid" 2>/dev/null) || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 
 # --- already up? -------------------------------------------------------------------------------
 if [ -f "$kubeconfig" ] && [ -x "$dir/bin/kubectl" ]; then
@@ -212,7 +219,7 @@ wait_for() { # component description command...
   local name=$1 what=$2 deadline=$(($(date +%s) + timeout))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    alive "$name" || fail_with_log "$name exited while waiting for $what" "$name"
+    running "$name" || fail_with_log "$name exited while waiting for $what" "$name"
     [ "$(date +%s)" -lt $deadline ] || fail_with_log "timed out after ${timeout}s waiting for $what" "$name"
     sleep 0.2
   done

@@ -71,7 +71,10 @@ describeWithKube('install.sh against a real Kubernetes API server', (cluster) =>
     if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
     serverUrl = `http://127.0.0.1:${address.port}`;
   });
-  afterAll(() => t.dispose());
+  afterAll(async () => {
+    // beforeAll may not have run when the cluster failed to start
+    if (typeof t !== 'undefined') await t.dispose();
+  });
 
   /** `curl | sh` exactly as the install command says, with NIRO_URL pointing at the test server. */
   async function install(env: Record<string, string> = {}): Promise<RunResult> {
