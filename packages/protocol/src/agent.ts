@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { LOG_LIMITS } from './commands.js';
 
 /**
  * Agent protocol v1 (DESIGN section 3). Unknown fields are accepted and ignored so that newer
@@ -238,7 +239,7 @@ export const LogsPayload = Type.Object({
   namespace: Str(253),
   pod: Str(253),
   container: Type.Optional(Str(253)),
-  tailLines: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+  tailLines: Type.Optional(Type.Integer({ minimum: 0, maximum: LOG_LIMITS.maxTailLines })),
   follow: Type.Optional(Type.Boolean()),
 });
 export type LogsPayload = Static<typeof LogsPayload>;
@@ -310,3 +311,40 @@ export const CommandResultReply = Type.Object({
   recorded: Type.Boolean(),
 });
 export type CommandResultReply = Static<typeof CommandResultReply>;
+
+// ---------------------------------------------------------------------------------------------
+// Log streams: a `logs` command's result says the stream started (or why not); its lines follow as
+// `log` messages and a last `log-end`. Over WebSocket they are frames; over long-poll each is the
+// body of `POST /api/agent/v1/logs/{streamId}`.
+
+/** agent → server: whole lines, `seq` counting from 0 per stream. */
+export const LogMessage = Type.Object({
+  type: Type.Literal('log'),
+  streamId: Str(128),
+  seq: Type.Integer({ minimum: 0 }),
+  lines: Type.Array(Type.String({ maxLength: LOG_LIMITS.lineBytes + 64 }), { maxItems: LOG_LIMITS.chunkLines }),
+});
+export type LogMessage = Static<typeof LogMessage>;
+
+/** agent → server: the stream is over (`eof`: the container's log ended; `stopped`: asked to). */
+export const LogEndMessage = Type.Object({
+  type: Type.Literal('log-end'),
+  streamId: Str(128),
+  reason: Type.Union([Type.Literal('eof'), Type.Literal('stopped'), Type.Literal('error')]),
+  /** With `error`: what went wrong, e.g. the Kubernetes API's message. */
+  message: Type.Optional(Str(4096)),
+});
+export type LogEndMessage = Static<typeof LogEndMessage>;
+
+/**
+ * server → agent: the reader has taken `seq` (and everything before it). `stop`: nobody reads
+ * the stream any more; the agent ends it with `log-end` reason `stopped`. Over long-poll this is
+ * the reply to the `log` POST.
+ */
+export const LogAckMessage = Type.Object({
+  type: Type.Literal('log-ack'),
+  streamId: Str(128),
+  seq: Type.Integer({ minimum: -1 }),
+  stop: Type.Optional(Type.Boolean()),
+});
+export type LogAckMessage = Static<typeof LogAckMessage>;

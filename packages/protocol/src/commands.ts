@@ -45,3 +45,28 @@ export const COMMAND_LIMITS = {
   minExpirySeconds: 10,
   maxExpirySeconds: 86_400,
 };
+
+/**
+ * Log streams (`logs` command, DESIGN 3.3): the agent sends `log` messages of whole lines and may
+ * have at most `window` of them unacknowledged per stream; the server acknowledges a message once
+ * its lines are written to the reader, so a slow reader slows the agent's read from the
+ * Kubernetes API instead of filling buffers in between.
+ */
+export const LOG_LIMITS = {
+  /** One line; a longer one is cut to this many bytes and marked `…[truncated N bytes]`. */
+  lineBytes: 16 * 1024,
+  /** Lines of one `log` message, as UTF-8 bytes. */
+  chunkBytes: 64 * 1024,
+  chunkLines: 2_000,
+  /** Unacknowledged `log` messages per stream. */
+  window: 4,
+  /** With a full window and no acknowledgement for this long, the agent ends the stream. */
+  ackTimeoutSeconds: 60,
+  /** Default `tailLines` when the request names none. */
+  defaultTailLines: 500,
+  maxTailLines: 100_000,
+};
+
+/** Why a log stream ended (`log-end`). */
+export const LOG_END_REASONS = ['eof', 'stopped', 'error'] as const;
+export type LogEndReason = (typeof LOG_END_REASONS)[number];
