@@ -103,6 +103,14 @@ describeEachDatabase('bad input sweep', (dialect) => {
           body: { status: 'succeeded', result: { agentTime: '2026-01-01T00:00:00Z' } },
         },
       ],
+      [
+        'POST /api/agent/v1/logs/{streamId}',
+        {
+          url: '/api/agent/v1/logs/sweep-stream',
+          headers: bearer(agentKey),
+          body: { type: 'log-end', streamId: 'sweep-stream', reason: 'eof' },
+        },
+      ],
     ]);
 
     const doc = await t.app.inject({ method: 'GET', url: '/api/openapi.json' });

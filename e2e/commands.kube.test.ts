@@ -7,9 +7,9 @@ import { eventually, runInstallScript } from './support/install-script.js';
 import { startLoggedServer, type LoggedServer } from './support/logged-server.js';
 
 /**
- * Commands from the API to a real cluster and back, over the long-poll channel: ping, apply of a
- * multi-document manifest (its pods then show in the heartbeat), re-apply, prune, diff of a
- * hand-edited object, delete.
+ * Commands from the API to a real cluster and back: ping, apply of a multi-document manifest (its
+ * pods then show in the heartbeat), re-apply, prune, diff of a hand-edited object, delete, and a
+ * pod's log streamed to a server-sent events client (over WebSocket, then over long-poll).
  */
 const DEPLOYMENT_ID = 'dep-e2e-shop';
 
@@ -55,6 +55,8 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
   let api: ApiClient;
   let cluster: Cluster;
   let agent: AgentProcess | undefined;
+  let agentEnv: Record<string, string> = {};
+  let userToken = '';
 
   const until = <T>(what: string, read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 45_000) =>
     eventually(what, read, (v) => expect(check(v), JSON.stringify(v).slice(0, 600)).toBe(true), timeoutMs);
@@ -82,6 +84,7 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
       NIRO_HEARTBEAT_INTERVAL: '1s',
     });
     const { token } = await new ApiClient({ baseUrl: niro.server.url }).createToken(email, password, 'e2e');
+    userToken = token;
     api = new ApiClient({ baseUrl: niro.server.url, token });
     const created = await api.createCluster({ name: 'edge-porto', environment: 'staging' });
     cluster = created.cluster;
@@ -90,12 +93,13 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
       NIRO_ENABLE_APPLY: '1',
     });
     expect(installed.code, installed.output).toBe(0);
-    agent = startAgentProcess({
+    agentEnv = {
       NIRO_URL: niro.server.url,
       NIRO_TOKEN: created.enrollment.token,
       KUBECONFIG: await kube().serviceAccountKubeconfig('niro-system', 'niro-agent'),
       NIRO_LOG_LEVEL: 'debug',
-    });
+    };
+    agent = startAgentProcess(agentEnv);
     await until(
       'the agent reports the apply capability',
       () => api.getCluster(cluster.id),
@@ -158,4 +162,151 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
     });
     expect(left.stdout.trim()).toBe('');
   }, 120_000);
+
+  it("streams a pod's logs to a server-sent events client, following new lines, and stops in the agent when the client goes away", async ({
+    annotate,
+  }) => {
+    await kube().apply(`
+apiVersion: v1
+kind: Namespace
+metadata: { name: logs-e2e }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web, namespace: logs-e2e }
+spec:
+  containers: [{ name: web, image: registry.example.test/shop/web:1.4.0 }]
+`);
+    await until(
+      'the pod Running',
+      async () =>
+        (await kube().kubectl(['-n', 'logs-e2e', 'get', 'pod', 'web', '-o', 'jsonpath={.status.phase}'])).stdout,
+      (phase) => phase === 'Running',
+    );
+
+    const followAndLeave = async (transport: string): Promise<void> => {
+      const running = agent;
+      if (running === undefined) throw new Error('no agent');
+      const first = [
+        `${transport}: booting web 1.4.0`,
+        `${transport}: listening on :8080`,
+        `${transport}: GET /healthz 200 — ok ✓`,
+      ];
+      await kube().appendPodLog(first);
+      const started = Date.now();
+      const reader = new AbortController();
+      const sse = await openEventStream(
+        `${niro.server.url}/api/v1/clusters/${cluster.id}/pods/logs-e2e/web/logs?follow=1&tailLines=${first.length}`,
+        userToken,
+        reader.signal,
+      );
+      expect(sse.status).toBe(200);
+      const open = await sse.waitFor('the open event', () => sse.events.find((e) => e.event === 'open'));
+      const streamId = isRecord(open.data) ? String(open.data.streamId) : '';
+      expect(streamId).not.toBe('');
+      await sse.waitFor('the last lines', () => (sse.lines().length >= first.length ? true : undefined));
+      expect(sse.lines()).toEqual(first);
+      const firstLinesMs = Date.now() - started;
+
+      const more = [`${transport}: POST /orders 201`, `${transport}: POST /orders 201 (again)`];
+      const appended = Date.now();
+      await kube().appendPodLog(more);
+      await sse.waitFor('the appended lines', () =>
+        sse.lines().length >= first.length + more.length ? true : undefined,
+      );
+      expect(sse.lines()).toEqual([...first, ...more]);
+      const followMs = Date.now() - appended;
+      expect(sse.events.some((e) => e.event === 'end' || e.event === 'error')).toBe(false);
+
+      // The client goes away; the agent stops reading the pod's log.
+      reader.abort();
+      const ended = await running.waitForLog((l) => l.msg === 'log stream ended' && l.streamId === streamId, 30_000);
+      expect(ended.reason).toBe('stopped');
+      // The agent logs the stream, never its lines.
+      expect(running.output.some((line) => line.includes('POST /orders'))).toBe(false);
+      await annotate(
+        `logs over ${transport}: first lines after ${firstLinesMs} ms, an appended line after ${followMs} ms, ` +
+          `stopped in the agent ${Date.now() - appended - followMs} ms after the client left`,
+      );
+    };
+
+    await followAndLeave('websocket');
+
+    // The same over long-poll: an agent that never tries WebSocket (it reuses the stored key).
+    await agent?.stop();
+    agent = startAgentProcess({ ...agentEnv, NIRO_COMMAND_CHANNEL: 'long-poll' });
+    await agent.waitForLog((l) => l.msg === 'command channel: using long-poll', 60_000);
+    await followAndLeave('long-poll');
+  }, 150_000);
 });
+
+type SseEvent = { event: string; data: unknown };
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+
+/** A server-sent events client over fetch, as a browser's EventSource would read the stream. */
+async function openEventStream(url: string, token: string, signal: AbortSignal) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal });
+  const events: SseEvent[] = [];
+  const waiters = new Set<() => void>();
+  let closed = false;
+  const body = res.body;
+  if (res.ok && body !== null) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of body) {
+          buffer += decoder.decode(chunk, { stream: true });
+          for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) event = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+            }
+            if (data.length > 0) events.push({ event, data: JSON.parse(data.join('\n')) as unknown });
+            for (const w of waiters) w();
+          }
+        }
+      } catch {
+        // Aborted by the test: the client went away.
+      } finally {
+        closed = true;
+        for (const w of waiters) w();
+      }
+    })();
+  }
+  return {
+    status: res.status,
+    events,
+    /** Every line of the `lines` events so far, in order. */
+    lines: (): string[] =>
+      events.filter((e) => e.event === 'lines').flatMap((e) => (Array.isArray(e.data) ? e.data.map(String) : [])),
+    /** Resolves with what `read` finds once it finds something, as events arrive. */
+    waitFor<T>(what: string, read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+      return new Promise((resolve, reject) => {
+        const fail = (why: string): void => {
+          done();
+          reject(new Error(`${what}: ${why}; events: ${JSON.stringify(events).slice(0, 800)}`));
+        };
+        const check = (): void => {
+          const found = read();
+          if (found !== undefined) {
+            done();
+            resolve(found);
+          } else if (closed) fail('the event stream closed first');
+        };
+        const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}

@@ -3,7 +3,7 @@
 #   kine (SQLite) -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler -> kwok -> fake nodes
 #   -> metrics-server (metrics.k8s.io, from kwok's simulated kubelet resource metrics).
 # Every component binds 127.0.0.1 on a free port. Binaries come from scripts/kube-build.sh (or NIRO_KUBE_BIN).
-# State (pids/, logs/, pki/, db/, kubeconfig.yaml, bin/kubectl) lives in ${NIRO_KUBE_DIR:-/tmp/niro-kube}.
+# State (pids/, logs/, pki/, db/, kwok/, pod-logs.log, kubeconfig.yaml, bin/kubectl) lives in ${NIRO_KUBE_DIR:-/tmp/niro-kube}.
 # Progress lines go to stdout; the LAST line is always `KUBECONFIG=<path>` on success.
 # Idempotent: when the cluster in that dir is already up, it only prints the KUBECONFIG line again.
 # Env: NIRO_KUBE_DIR, NIRO_KUBE_BIN (bin folder; default: last line of scripts/kube-build.sh),
@@ -20,6 +20,7 @@ nodes=${NIRO_KUBE_NODES:-3}
 timeout=${NIRO_KUBE_TIMEOUT:-120}
 stages_dir=${NIRO_KUBE_STAGES:-"$root/packages/testkit/kube/stages"}
 metrics_dir="$root/packages/testkit/kube/metrics"
+logs_dir="$root/packages/testkit/kube/logs"
 kubeconfig="$dir/kubeconfig.yaml"
 start=$EPOCHREALTIME
 
@@ -72,8 +73,9 @@ done
 command -v openssl >/dev/null || die "openssl is required"
 ls "$stages_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Stage configs in $stages_dir"
 ls "$metrics_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Metric/ResourceUsage configs in $metrics_dir"
+ls "$logs_dir"/*.yaml >/dev/null 2>&1 || die "no kwok ClusterLogs configs in $logs_dir"
 
-mkdir -p "$dir"/{pids,logs,pki,db,bin}
+mkdir -p "$dir"/{pids,logs,pki,db,bin,kwok}
 ln -sf "$bin/kubectl" "$dir/bin/kubectl"
 kubectl=("$dir/bin/kubectl" --kubeconfig "$kubeconfig")
 
@@ -284,6 +286,13 @@ stage_args=()
 for f in "$stages_dir"/*.yaml; do stage_args+=(--config="$f"); done
 metric_args=()
 for f in "$metrics_dir"/*.yaml; do metric_args+=(--config="$f"); done
+# Pod logs: the ClusterLogs templates point every container at $dir/pod-logs.log, which must exist before a read.
+: >"$dir/pod-logs.log"
+logs_args=()
+for f in "$logs_dir"/*.yaml; do
+  sed "s|NIRO_KUBE_DIR|$dir|g" "$f" >"$dir/kwok/$(basename "$f")"
+  logs_args+=(--config="$dir/kwok/$(basename "$f")")
+done
 launch kwok \
   --kubeconfig="$kubeconfig" \
   --manage-all-nodes=false \
@@ -292,7 +301,7 @@ launch kwok \
   --node-port="$kwok_port" --server-address="127.0.0.1:$kwok_port" \
   --cidr=10.244.0.0/16 \
   --node-lease-duration-seconds=40 \
-  "${stage_args[@]}" "${metric_args[@]}"
+  "${stage_args[@]}" "${metric_args[@]}" "${logs_args[@]}"
 http_ok() { [ "$(curl -s --max-time 2 "http://127.0.0.1:$1$2")" = ok ]; }
 wait_for kwok "kwok /healthz on 127.0.0.1:$kwok_port" http_ok "$kwok_port" /healthz
 say "kwok healthy on 127.0.0.1:$kwok_port (${#stage_args[@]} stages)"

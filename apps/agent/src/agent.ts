@@ -12,6 +12,7 @@ import type { AgentConfig } from './config.js';
 import { ClusterWatch } from './inventory/cluster-watch.js';
 import { KeyStore, tokenDigest, type StoredKey } from './key-store.js';
 import { KubeApiError } from './kube/kube-errors.js';
+import { LogStreams } from './logs/log-streams.js';
 import type { KubeApi } from './kube/types.js';
 import { NiroCallError, NiroClient } from './niro-client.js';
 import { metricsAbsent, readNodeUsage, readPodUsage } from './usage.js';
@@ -182,6 +183,8 @@ export class Agent {
     const ledger = new CommandLedger();
     const discovery = new Discovery(this.options.api);
     const none: Capabilities = { pods: false, logs: false, apply: false, selfUpdate: false };
+    const logStreams = new LogStreams({ api: this.options.api, logger: this.log });
+    this.abort.signal.addEventListener('abort', () => logStreams.stopAll(), { once: true });
     const execute: ExecuteCommand = (command) =>
       executeCommand(command, {
         api: this.options.api,
@@ -190,21 +193,10 @@ export class Agent {
         namespace: this.options.config.namespace,
         ledger,
         discovery,
+        handlers: logStreams.handlers,
       });
     const run = async (): Promise<void> => {
-      const websocket = new WebSocketChannel({
-        url: this.options.config.niroUrl,
-        agentKey: key.agentKey,
-        userAgent: `niro-agent/${AGENT_VERSION}`,
-        version: AGENT_VERSION,
-        execute,
-        logger: this.log,
-        random: this.random,
-      });
-      const outcome = await websocket.run(this.abort.signal, () =>
-        this.log.info({ transport: 'websocket' }, 'command channel: using WebSocket'),
-      );
-      if (outcome === 'stopped') return;
+      if (this.options.config.commandChannel === 'auto' && (await this.runWebSocket(key, execute, logStreams))) return;
       this.log.info({ transport: 'long-poll' }, 'command channel: using long-poll');
       await new LongPollChannel({
         niro: this.niro,
@@ -212,11 +204,30 @@ export class Agent {
         logger: this.log,
         random: this.random,
         execute,
+        logStreams,
       }).run(this.abort.signal);
     };
     return run().catch((err: unknown) => {
       this.log.error({ err: errorText(err) }, 'the command channel stopped');
     });
+  }
+
+  /** True when it ran until stopped; false when WebSocket is not usable here and long-poll should take over. */
+  private async runWebSocket(key: StoredKey, execute: ExecuteCommand, logStreams: LogStreams): Promise<boolean> {
+    const websocket = new WebSocketChannel({
+      url: this.options.config.niroUrl,
+      agentKey: key.agentKey,
+      userAgent: `niro-agent/${AGENT_VERSION}`,
+      version: AGENT_VERSION,
+      execute,
+      logger: this.log,
+      random: this.random,
+      logStreams,
+    });
+    const outcome = await websocket.run(this.abort.signal, () =>
+      this.log.info({ transport: 'websocket' }, 'command channel: using WebSocket'),
+    );
+    return outcome === 'stopped';
   }
 
   /** 1 s at least, then up to 2 s, 4 s, … 60 s, uniformly jittered. */

@@ -8,7 +8,11 @@ describe('agent configuration', () => {
       token: undefined,
       namespace: 'niro-system',
       logLevel: 'info',
+      commandChannel: 'auto',
     });
+    expect(loadAgentConfig({ NIRO_URL: 'https://n', NIRO_COMMAND_CHANNEL: 'long-poll' }).commandChannel).toBe(
+      'long-poll',
+    );
     expect(
       loadAgentConfig({ NIRO_URL: 'http://127.0.0.1:8080', NIRO_TOKEN: ' t ', POD_NAMESPACE: 'ops' }),
     ).toMatchObject({
@@ -23,6 +27,7 @@ describe('agent configuration', () => {
     [{ NIRO_URL: 'ftp://niro.example.com' }, 'NIRO_URL must start with https:// or http://'],
     [{ NIRO_URL: 'https://u:p@niro.example.com' }, 'NIRO_URL must not contain credentials'],
     [{ NIRO_URL: 'https://n', NIRO_LOG_LEVEL: 'loud' }, 'NIRO_LOG_LEVEL must be one of'],
+    [{ NIRO_URL: 'https://n', NIRO_COMMAND_CHANNEL: 'carrier-pigeon' }, 'NIRO_COMMAND_CHANNEL must be one of'],
     [{ NIRO_URL: 'https://n', NIRO_POD_USAGE_INTERVAL: '0' }, 'NIRO_POD_USAGE_INTERVAL must be a whole number'],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadAgentConfig(env)).toThrow(AgentConfigError);

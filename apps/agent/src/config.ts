@@ -19,7 +19,15 @@ export type AgentConfig = {
   eventWindowMs: number;
   /** A call to Niro that takes longer counts as failed. */
   requestTimeoutMs: number;
+  /**
+   * `auto`: WebSocket, falling back to long-poll where the upgrade is refused; `long-poll`: never
+   * try WebSocket (a proxy that accepts the upgrade but then breaks the connection).
+   */
+  commandChannel: CommandChannelMode;
 };
+
+export const COMMAND_CHANNEL_MODES = ['auto', 'long-poll'] as const;
+export type CommandChannelMode = (typeof COMMAND_CHANNEL_MODES)[number];
 
 /**
  * The agent's settings from its environment. Capabilities are deliberately not configurable here:
@@ -44,6 +52,13 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
   if (logLevel === undefined) {
     throw new AgentConfigError(`NIRO_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   }
+  const channel = (env.NIRO_COMMAND_CHANNEL ?? '').trim() || 'auto';
+  const commandChannel = COMMAND_CHANNEL_MODES.find((m) => m === channel);
+  if (commandChannel === undefined) {
+    throw new AgentConfigError(
+      `NIRO_COMMAND_CHANNEL must be one of ${COMMAND_CHANNEL_MODES.join(', ')}, got ${JSON.stringify(channel)}`,
+    );
+  }
   const token = env.NIRO_TOKEN?.trim();
   const namespace = (env.POD_NAMESPACE ?? '').trim() || AGENT_NAMESPACE;
   return {
@@ -54,6 +69,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv): AgentConfig {
     podUsageIntervalMs: seconds(env, 'NIRO_POD_USAGE_INTERVAL', 300) * 1000,
     eventWindowMs: seconds(env, 'NIRO_EVENT_WINDOW', 3600) * 1000,
     requestTimeoutMs: seconds(env, 'NIRO_REQUEST_TIMEOUT', 20) * 1000,
+    commandChannel,
   };
 }
 

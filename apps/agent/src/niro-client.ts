@@ -9,8 +9,12 @@ import type {
   EnrollResponse,
   Heartbeat,
   HeartbeatReply,
+  LogAckMessage,
+  LogEndMessage,
+  LogMessage,
 } from '@niro/protocol';
-import { COMMAND_KINDS } from '@niro/protocol/commands';
+import { COMMAND_KINDS, LOG_LIMITS } from '@niro/protocol/commands';
+import { parseLogAck } from './logs/log-stream.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -136,6 +140,24 @@ export class NiroClient {
     await this.post(`/api/agent/v1/commands/${encodeURIComponent(id)}/result`, Buffer.from(JSON.stringify(result)), {
       authorization: `Bearer ${agentKey}`,
     });
+  }
+
+  /**
+   * One message of a log stream over long-poll (`POST /api/agent/v1/logs/{streamId}`). Niro
+   * answers a `log` once its reader has taken the lines, with the acknowledgement; a `log-end`
+   * with no body (null).
+   */
+  async sendLog(agentKey: string, message: LogMessage | LogEndMessage): Promise<LogAckMessage | null> {
+    const reply = await this.post(
+      `/api/agent/v1/logs/${encodeURIComponent(message.streamId)}`,
+      Buffer.from(JSON.stringify(message)),
+      { authorization: `Bearer ${agentKey}` },
+      (LOG_LIMITS.ackTimeoutSeconds + 15) * 1000,
+    );
+    if (message.type === 'log-end' || reply === undefined) return null;
+    const ack = parseLogAck(reply);
+    if (ack === null) throw new NiroCallError('bad_reply', 'log reply is not a valid acknowledgement');
+    return ack;
   }
 
   private async post(

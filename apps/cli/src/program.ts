@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerClusterCommands } from './commands/clusters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerLogsCommand } from './commands/logs.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import type { CliContext } from './context.js';
@@ -27,6 +28,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerServerCommand(program, ctx);
   registerLoginCommands(program, ctx);
   registerClusterCommands(program, ctx);
+  registerLogsCommand(program, ctx);
   registerSimulateCommand(program, ctx);
   registerDemoCommand(program, ctx);
   return program;

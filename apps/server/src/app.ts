@@ -15,6 +15,7 @@ import { registerAgentGateway } from './modules/gateway/gateway.routes.js';
 import { registerFleetRoutes } from './modules/fleet/fleet.routes.js';
 import { registerHeartbeatRoutes } from './modules/heartbeat/heartbeat.routes.js';
 import { registerInstallRoutes } from './modules/install/install.routes.js';
+import { registerLogRoutes } from './modules/logs/logs.routes.js';
 import { registerOpsRoutes } from './modules/ops/ops.routes.js';
 import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
 import type { Services } from './services.js';
@@ -101,6 +102,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerFleetRoutes(app, services);
   registerInstallRoutes(app, services);
   registerCommandRoutes(app, services);
+  registerLogRoutes(app, services);
   registerAgentGateway(app, services);
 
   await app.ready();

@@ -57,7 +57,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     clock,
     logger,
     database,
-    options: pgNotifier === null ? undefined : { commandNotifier: pgNotifier },
+    options: pgNotifier === null ? undefined : { commandNotifier: pgNotifier, messageBus: pgNotifier.messages },
   });
   if (config.admin !== null) {
     const created = await services.auth.bootstrapAdmin(config.admin);

@@ -23,7 +23,9 @@ import { CommandExpiryJob } from './jobs/command-expiry.job.js';
 import { InProcessCommandNotifier, type CommandNotifier } from './modules/commands/command-notifier.js';
 import { CommandsRepository } from './modules/commands/commands.repository.js';
 import { CommandsService } from './modules/commands/commands.service.js';
+import { InProcessMessageBus, type MessageBus } from './modules/commands/message-bus.js';
 import { KeyRevocations } from './modules/gateway/key-revocations.js';
+import { LogsService } from './modules/logs/logs.service.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
 
@@ -34,6 +36,8 @@ export type ServiceOptions = {
   processMetrics?: boolean;
   /** Wake-ups for waiting agent connections; in-process unless given (main.ts passes PostgreSQL's). */
   commandNotifier?: CommandNotifier;
+  /** Messages between replicas (log streams); in-process unless given (main.ts passes PostgreSQL's). */
+  messageBus?: MessageBus;
 };
 
 /** Everything the app needs, built once in one place (main.ts, or a test). */
@@ -54,6 +58,8 @@ export type Services = {
   commandExpiryJob: CommandExpiryJob;
   /** Re-enrollment and deletion announce here; open agent connections of the old key close. */
   keyRevocations: KeyRevocations;
+  /** Pod log streams: readers over SSE, agents' lines over WebSocket or long-poll. */
+  logs: LogsService;
 };
 
 export function createServices(deps: {
@@ -92,8 +98,10 @@ export function createServices(deps: {
     clusters,
     agents: heartbeat,
     notifier,
+    metrics,
   });
   const commandExpiryJob = new CommandExpiryJob(commands, logger);
+  const logs = new LogsService({ commands, bus: deps.options?.messageBus ?? new InProcessMessageBus(), logger });
   return {
     config,
     clock,
@@ -110,5 +118,6 @@ export function createServices(deps: {
     commands,
     commandExpiryJob,
     keyRevocations,
+    logs,
   };
 }

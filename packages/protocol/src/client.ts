@@ -43,6 +43,21 @@ export type ApiClientOptions = {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
+/** One server-sent event of a pod log stream (`GET …/pods/{namespace}/{pod}/logs`). */
+export type LogStreamEvent =
+  | { type: 'open'; streamId: string; commandId: string }
+  | { type: 'lines'; lines: string[] }
+  | { type: 'end'; reason: string; message?: string }
+  | { type: 'error'; code: string; message: string };
+
+export type LogStreamOptions = {
+  container?: string;
+  follow?: boolean;
+  tailLines?: number;
+  /** Aborting it closes the stream, which stops it in the agent. */
+  signal?: AbortSignal;
+};
+
 /** A small typed client for the HTTP API v1, used by the CLI, the simulator and tests. */
 export class ApiClient {
   private readonly baseUrl: string;
@@ -157,6 +172,67 @@ export class ApiClient {
     return this.request('POST', `/api/v1/commands/${encodeURIComponent(id)}/cancel`);
   }
 
+  // Logs
+  /**
+   * Streams a pod's log: yields the server-sent events until `end` or `error` (the last one).
+   * An error before the stream starts throws NiroApiError like any request.
+   */
+  async *streamLogs(
+    clusterId: string,
+    namespace: string,
+    pod: string,
+    options: LogStreamOptions = {},
+  ): AsyncGenerator<LogStreamEvent> {
+    const path =
+      `/api/v1/clusters/${encodeURIComponent(clusterId)}/pods/${encodeURIComponent(namespace)}/` +
+      `${encodeURIComponent(pod)}/logs`;
+    const url = new URL(this.baseUrl + path);
+    if (options.container !== undefined) url.searchParams.set('container', options.container);
+    if (options.follow === true) url.searchParams.set('follow', '1');
+    if (options.tailLines !== undefined) url.searchParams.set('tailLines', String(options.tailLines));
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
+    const init: RequestInit = { method: 'GET', headers };
+    if (options.signal !== undefined) init.signal = options.signal;
+    const res = await this.fetchImpl(url.toString(), init);
+    if (!res.ok || res.body === null) {
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      const err = readErrorBody(parsed);
+      throw new NiroApiError(
+        res.status,
+        err?.code ?? 'http_error',
+        err?.message ?? `GET ${path} failed with HTTP ${res.status}`,
+        err?.details,
+      );
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+          const event = parseLogEvent(buffer.slice(0, i));
+          buffer = buffer.slice(i + 2);
+          if (event === null) continue;
+          yield event;
+          if (event.type === 'end' || event.type === 'error') return;
+        }
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+  }
+
   // Agent protocol
   enroll(req: EnrollRequest): Promise<EnrollResponse> {
     return this.request('POST', '/api/agent/v1/enroll', req);
@@ -175,4 +251,40 @@ export function readErrorBody(body: unknown): { code: string; message: string; d
   const message = 'message' in e && typeof e.message === 'string' ? e.message : 'request failed';
   const details = 'details' in e ? e.details : undefined;
   return { code, message, details };
+}
+
+/** One SSE block (`event:`/`data:` lines) of a log stream; null for comments and unknown events. */
+function parseLogEvent(block: string): LogStreamEvent | null {
+  let name = 'message';
+  const dataLines: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event: ')) name = line.slice(7);
+    else if (line.startsWith('data: ')) dataLines.push(line.slice(6));
+  }
+  if (dataLines.length === 0) return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(dataLines.join('\n'));
+  } catch {
+    return null;
+  }
+  const field = (key: string): string | undefined => {
+    if (typeof data !== 'object' || data === null || !(key in data)) return undefined;
+    const v: unknown = Reflect.get(data, key);
+    return typeof v === 'string' ? v : undefined;
+  };
+  switch (name) {
+    case 'open':
+      return { type: 'open', streamId: field('streamId') ?? '', commandId: field('commandId') ?? '' };
+    case 'lines':
+      return { type: 'lines', lines: Array.isArray(data) ? data.map((l) => String(l)) : [] };
+    case 'end': {
+      const message = field('message');
+      return { type: 'end', reason: field('reason') ?? 'eof', ...(message === undefined ? {} : { message }) };
+    }
+    case 'error':
+      return { type: 'error', code: field('code') ?? 'error', message: field('message') ?? 'The log stream failed' };
+    default:
+      return null;
+  }
 }

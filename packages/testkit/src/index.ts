@@ -4,3 +4,4 @@ export * from './inventory.js';
 export * from './agent-http.js';
 export * from './simulated-agent.js';
 export * from './simulator.js';
+export * from './command-agent.js';

@@ -1,6 +1,8 @@
 import type { CommandMessage, CommandResultBody } from '@niro/protocol';
 import { fullJitterDelay, sleep, StateLog } from '../backoff.js';
 import type { Logger } from '../logger.js';
+import { LogSendError } from '../logs/log-stream.js';
+import type { LogStreams } from '../logs/log-streams.js';
 import { NiroCallError, type NiroClient } from '../niro-client.js';
 
 export type ExecuteCommand = (command: CommandMessage) => Promise<CommandResultBody>;
@@ -12,6 +14,8 @@ export type LongPollChannelOptions = {
   logger: Logger;
   waitSeconds?: number;
   random?: () => number;
+  /** Log streams: each message is a POST whose reply is the acknowledgement. */
+  logStreams?: LogStreams;
 };
 
 const RETRY_BASE_MS = 1_000;
@@ -39,13 +43,34 @@ export class LongPollChannel {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { niro, agentKey, logger } = this.options;
+    const { niro, agentKey, logStreams } = this.options;
+    logStreams?.attach({
+      send: async (message) => {
+        try {
+          return await niro.sendLog(agentKey, message);
+        } catch (err) {
+          const refused = err instanceof NiroCallError && err.kind === 'http' && (err.status ?? 500) < 500;
+          throw new LogSendError(!refused, err instanceof Error ? err.message : String(err));
+        }
+      },
+    });
+    try {
+      await this.loop(signal);
+    } finally {
+      logStreams?.detach();
+    }
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    const { niro, agentKey, logger, logStreams } = this.options;
     for (let attempt = 0; !signal.aborted;) {
       try {
         await this.flushResults();
         const commands = await niro.pollCommands(agentKey, this.options.waitSeconds ?? 30);
         this.state.ok('connected again');
         attempt = 0;
+        // Ends of streams cut off while Niro was unreachable.
+        void logStreams?.flushEnds();
         for (const command of commands) {
           if (signal.aborted) return;
           await niro.ackCommand(agentKey, command.id).catch((err: unknown) => {

@@ -5,6 +5,8 @@ import type { Socket } from 'node:net';
 import type { CommandMessage, CommandResultBody } from '@niro/protocol';
 import { fullJitterDelay, sleep, StateLog } from '../backoff.js';
 import type { Logger } from '../logger.js';
+import { LogSendError } from '../logs/log-stream.js';
+import type { LogStreams } from '../logs/log-streams.js';
 import { parseCommandMessage } from '../niro-client.js';
 import type { ExecuteCommand } from './long-poll-channel.js';
 
@@ -22,6 +24,8 @@ export type WebSocketChannelOptions = {
   maxFailuresBeforeFallback?: number;
   /** With no frame (the server pings every 15 s) for this long, the connection is half-open. */
   silenceMs?: number;
+  /** Log streams: their messages go out as frames, `log-ack` frames come back to them. */
+  logStreams?: LogStreams;
 };
 
 /** How `run` ended: stopped, or the WebSocket is not usable here and long-poll should take over. */
@@ -102,6 +106,14 @@ export class WebSocketChannel {
     signal.addEventListener('abort', onAbort, { once: true });
     connection.sendJson({ type: 'hello', version: this.options.version, protocol: 1 });
     for (const [id, result] of this.pending) connection.sendJson({ type: 'result', id, ...result });
+    const { logStreams } = this.options;
+    logStreams?.attach({
+      send: async (message) => {
+        if (!connection.isOpen) throw new LogSendError(true, 'the connection is closed');
+        connection.sendJson(message);
+        return null;
+      },
+    });
     connection.onMessage = (text) => {
       let frame: unknown;
       try {
@@ -121,6 +133,8 @@ export class WebSocketChannel {
         }
         connection.sendJson({ type: 'ack', id: command.id });
         this.enqueue(command);
+      } else if (type === 'log-ack') {
+        logStreams?.ack(frame);
       } else if (type === 'result-ack' && id !== undefined) {
         this.pending.delete(id);
       } else if (type === 'error') {
@@ -135,6 +149,8 @@ export class WebSocketChannel {
       connection.onClose = (reason) => {
         signal.removeEventListener('abort', onAbort);
         if (this.connection === connection) this.connection = null;
+        // Its streams end; their log-end goes out over the next connection.
+        logStreams?.detach();
         resolve(reason);
       };
     });
@@ -242,6 +258,10 @@ class WsConnection {
     socket.on('error', (err) => this.destroy(err.message));
     socket.on('close', () => this.destroy('closed'));
     if (head.length > 0) queueMicrotask(() => this.parse());
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
   }
 
   sendJson(message: object): void {

@@ -1,4 +1,5 @@
-import type { ApplyPayload, DeletePayload } from '@niro/protocol';
+import type { ApplyPayload, DeletePayload, LogsPayload } from '@niro/protocol';
+import { LOG_LIMITS } from '@niro/protocol/commands';
 
 /**
  * Hand-written checks of command payloads (the agent does not load TypeBox). Unknown fields are
@@ -9,6 +10,8 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; message: string }
 type Payload = Record<string, unknown>;
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A Pod's name: a DNS subdomain. */
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 class PayloadError extends Error {}
@@ -96,4 +99,55 @@ export function checkSelfUpdatePayload(p: Payload): Checked<{ image: string }> {
       throw new PayloadError('image must be an image reference without spaces');
     return { image };
   });
+}
+
+/** `logs`: which container's log, how much of it, and whether to follow it. */
+export function checkLogsPayload(p: Payload): Checked<LogsPayload> {
+  return check(() => {
+    const streamId = checkStreamId(p);
+    const namespace = optionalNamespace(p);
+    if (namespace === undefined) throw new PayloadError('namespace is required');
+    const pod = optionalString(p, 'pod');
+    if (pod === undefined || pod.length > 253 || !SUBDOMAIN.test(pod)) {
+      throw new PayloadError('pod must be a pod name (lower-case letters, digits, "-" and ".", at most 253)');
+    }
+    const value: LogsPayload = { streamId, namespace, pod };
+    const container = optionalString(p, 'container');
+    if (container !== undefined && container !== '') {
+      if (container.length > 63 || !NAMESPACE.test(container)) {
+        throw new PayloadError('container must be a container name (lower-case letters, digits and "-", at most 63)');
+      }
+      value.container = container;
+    }
+    const { tailLines, follow } = p;
+    if (tailLines !== undefined && tailLines !== null) {
+      if (
+        typeof tailLines !== 'number' ||
+        !Number.isInteger(tailLines) ||
+        tailLines < 0 ||
+        tailLines > LOG_LIMITS.maxTailLines
+      ) {
+        throw new PayloadError(`tailLines must be a whole number from 0 to ${LOG_LIMITS.maxTailLines}`);
+      }
+      value.tailLines = tailLines;
+    }
+    if (follow !== undefined && follow !== null) {
+      if (typeof follow !== 'boolean') throw new PayloadError('follow must be true or false');
+      value.follow = follow;
+    }
+    return value;
+  });
+}
+
+/** `logs-stop`. */
+export function checkLogsStopPayload(p: Payload): Checked<{ streamId: string }> {
+  return check(() => ({ streamId: checkStreamId(p) }));
+}
+
+function checkStreamId(p: Payload): string {
+  const streamId = optionalString(p, 'streamId');
+  if (streamId === undefined || streamId === '' || streamId.length > 128) {
+    throw new PayloadError('streamId is required (at most 128 characters)');
+  }
+  return streamId;
 }

@@ -1,12 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { AGENT_VERSION } from '../version.js';
 import type { BearerToken } from './bearer-token.js';
 import { LineSplitter } from './json-lines.js';
 import type { KubeConfig } from './kube-config.js';
 import { KubeApiError, KubeClientError } from './kube-errors.js';
 import { isRecord, resourceVersionOf, stringField } from './kube-object.js';
-import type { KubeApi, ListOptions, ListResult, Query, RequestOptions, WatchEventType, WatchOptions } from './types.js';
+import type {
+  KubeApi,
+  ListOptions,
+  ListResult,
+  Query,
+  RequestOptions,
+  StreamOptions,
+  WatchEventType,
+  WatchOptions,
+} from './types.js';
 
 export type KubeClientOptions = {
   /** Default `niro-agent/<version>`. */
@@ -26,7 +36,14 @@ const WATCH_GRACE_MS = 60_000;
 const IDLE_SOCKET_MS = 15_000;
 const WATCH_EVENT_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 
-type Exchange = { query?: Query; body?: string; contentType?: string; signal?: AbortSignal; timeoutMs: number };
+type Exchange = {
+  query?: Query;
+  body?: string;
+  contentType?: string;
+  accept?: string;
+  signal?: AbortSignal;
+  timeoutMs: number;
+};
 
 /** The agent's Kubernetes API client: JSON over one keep-alive HTTPS agent (see types.ts). */
 export class KubeClient implements KubeApi {
@@ -126,6 +143,32 @@ export class KubeClient implements KubeApi {
     });
   }
 
+  async stream(path: string, options: StreamOptions = {}): Promise<Readable> {
+    const { signal } = options;
+    // Logs are text/plain; an Accept of JSON only would be refused by a strict server.
+    const exchange: Exchange = { accept: '*/*', timeoutMs: options.timeoutMs ?? this.#timeoutMs };
+    if (options.query !== undefined) exchange.query = options.query;
+    if (signal !== undefined) exchange.signal = signal;
+    const body = await this.#exchange('GET', path, exchange, async (res) => {
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        const text = Buffer.concat(await readAll(res, 'GET', path)).toString('utf8');
+        throw KubeApiError.fromBody(status, parseLoosely(text), 'GET', path);
+      }
+      return res;
+    });
+    // The exchange stops watching the signal once it has the answer; from here the body does.
+    if (signal !== undefined) {
+      const onAbort = (): void => void body.destroy(new KubeClientError(`GET ${path}: aborted`));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        body.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    return body;
+  }
+
   close(): void {
     this.#closed = true;
     this.#agent.destroy();
@@ -137,7 +180,7 @@ export class KubeClient implements KubeApi {
       if (o.signal?.aborted) return reject(o.signal.reason);
       if (this.#closed) return reject(new KubeClientError(`${method} ${path}: the Kubernetes client is closed`));
       const url = this.#url(path, o.query);
-      const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.#userAgent };
+      const headers: Record<string, string> = { Accept: o.accept ?? 'application/json', 'User-Agent': this.#userAgent };
       const token = this.#token?.current();
       if (token !== undefined) headers.Authorization = `Bearer ${token}`;
       if (o.body !== undefined) {

@@ -7,7 +7,16 @@ import { KubeClient } from './kube-client.js';
 import { loadKubeConfig } from './kube-config.js';
 import { isRecord, objectKey, stringField } from './kube-object.js';
 import { Reflector } from './reflector.js';
-import type { KubeApi, ListOptions, ListResult, RequestOptions, WatchEventType, WatchOptions } from './types.js';
+import type { Readable } from 'node:stream';
+import type {
+  KubeApi,
+  ListOptions,
+  ListResult,
+  RequestOptions,
+  StreamOptions,
+  WatchEventType,
+  WatchOptions,
+} from './types.js';
 
 const NS = 'reflector-test';
 const PATH = `/api/v1/namespaces/${NS}/configmaps`;
@@ -30,6 +39,10 @@ class ObservedApi implements KubeApi {
 
   request(method: string, path: string, options?: RequestOptions): Promise<unknown> {
     return this.inner.request(method, path, options);
+  }
+
+  stream(path: string, options?: StreamOptions): Promise<Readable> {
+    return this.inner.stream(path, options);
   }
 
   list(path: string, options?: ListOptions): Promise<ListResult> {

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * The agent's view of the Kubernetes API. Everything in the agent goes through `KubeClient`
  * (kube-client.ts); objects stay `unknown` until a converter has checked their shape.
@@ -42,6 +44,14 @@ export type WatchOptions = {
   signal?: AbortSignal;
 };
 
+export type StreamOptions = {
+  query?: Query;
+  /** Aborting ends the request, before or after the answer started (the body then errors). */
+  signal?: AbortSignal;
+  /** Until the status line and headers arrive; the body may then run for as long as it runs. Default 30 s. */
+  timeoutMs?: number;
+};
+
 /** A function the agent uses to talk to the API server; implemented by KubeClient. */
 export interface KubeApi {
   /** `https://host:port` of the API server. */
@@ -56,5 +66,11 @@ export interface KubeApi {
    * (410 Gone when the resourceVersion is too old) or a non-2xx answer.
    */
   watch(path: string, options: WatchOptions, onEvent: (type: WatchEventType, object: unknown) => void): Promise<void>;
+  /**
+   * A GET whose body is read as it arrives (pod logs): resolves with the body once a 2xx status
+   * has arrived; pausing it pauses the read from the socket, so the API server is slowed by TCP
+   * back-pressure. A non-2xx answer rejects with KubeApiError. Redirects are not followed.
+   */
+  stream(path: string, options?: StreamOptions): Promise<Readable>;
   close(): void;
 }

@@ -25,7 +25,7 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
 const isEnvironment = (v: string): v is Environment => (ENVIRONMENTS as readonly string[]).includes(v);
 
 /** A cluster by id, or by its exact name among the clusters the caller can see. */
-async function findCluster(api: ApiClient, ref: string): Promise<Cluster> {
+export async function findCluster(api: ApiClient, ref: string): Promise<Cluster> {
   if (UUID.test(ref)) return api.getCluster(ref);
   const { items } = await api.listClusters({ q: ref });
   const matches = items.filter((c) => c.name === ref);

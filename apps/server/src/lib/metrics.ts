@@ -33,6 +33,12 @@ export class Metrics {
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  readonly commandResults = new Counter({
+    name: 'niro_command_results_total',
+    help: 'Command results from agents: recorded, or a repeat of a result already recorded (changes nothing)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly snapshotFlush = new Histogram({
     name: 'niro_snapshot_flush_seconds',
     help: 'Time to write one batch of cluster snapshots',

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { condition, eventually, field, getItems, isRecord, type Item } from './test-support/kube-json.js';
 import { describeWithKube } from './vitest.js';
@@ -30,6 +32,30 @@ spec:
     for (const pod of pods) {
       expect(condition(pod, 'Ready')).toBe('True');
       expect(field(pod, 'spec', 'nodeName')).toMatch(/^kwok-node-\d$/);
+    }
+  });
+
+  it('serves every pod the lines of podLogFile: kubectl logs reads them and -f follows appended ones', async () => {
+    const pods = await getItems(cluster(), ['pods', '-n', 'default', '-l', 'app=web']);
+    const name = String(field(pods[0], 'metadata', 'name'));
+    await cluster().appendPodLog(['started web', 'GET / 200 — ünïcode ok']);
+    const logs = await cluster().kubectl(['logs', '-n', 'default', name, '--tail=2']);
+    expect(logs.stdout).toBe('started web\nGET / 200 — ünïcode ok\n');
+
+    const follow = spawn(join(cluster().binDir, 'kubectl'), [
+      ...['--kubeconfig', cluster().kubeconfig, 'logs', '-f', '-n', 'default', name, '--tail=0'],
+    ]);
+    let followed = '';
+    follow.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString('utf8')));
+    try {
+      // The follow request may start after a first append: append until a line shows.
+      await eventually('kubectl logs -f to show an appended line', async () => {
+        await cluster().appendPodLog(['appended while following']);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return followed.includes('appended while following\n') ? true : undefined;
+      });
+    } finally {
+      follow.kill();
     }
   });
 

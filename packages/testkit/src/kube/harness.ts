@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,13 @@ export type KubeCluster = {
   kubeconfig: string;
   /** Folder holding kubectl (dir/bin), for PATH. */
   binDir: string;
+  /**
+   * The log of every container of every pod (kwok ClusterLogs, `kube/logs/`), in CRI log format
+   * (`2016-10-06T00:00:00Z stdout F text`). Appended lines reach `kubectl logs -f` and follow streams.
+   */
+  podLogFile: string;
+  /** Appends lines to `podLogFile` in CRI log format (each a full `stdout` line); no newlines inside. */
+  appendPodLog(lines: readonly string[]): Promise<void>;
   /** Runs the harness kubectl with --kubeconfig; rejects with stderr in the message on non-zero exit unless allowFailure. */
   kubectl(args: string[], options?: KubectlOptions): Promise<KubectlResult>;
   apply(yaml: string): Promise<void>;
@@ -146,10 +153,17 @@ function createCluster(dir: string, kubeconfig: string): KubeCluster {
     return server;
   };
 
+  const podLogFile = join(dir, 'pod-logs.log');
+
   return {
     dir,
     kubeconfig,
     binDir,
+    podLogFile,
+    async appendPodLog(lines) {
+      const stamp = new Date().toISOString();
+      await appendFile(podLogFile, lines.map((line) => `${stamp} stdout F ${line}\n`).join(''));
+    },
     kubectl,
     async apply(yaml) {
       await kubectl(['apply', '-f', '-'], { input: yaml });

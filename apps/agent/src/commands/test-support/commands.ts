@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { CommandMessage, CommandResultBody, ObjectResult } from '@niro/protocol';
 import type { CommandKind } from '@niro/protocol/commands';
 import { createAgentLogger, type Logger } from '../../logger.js';
@@ -10,6 +11,7 @@ import type {
   ListOptions,
   ListResult,
   RequestOptions,
+  StreamOptions,
   WatchEventType,
   WatchOptions,
 } from '../../kube/types.js';
@@ -35,6 +37,10 @@ export class CountingApi implements KubeApi {
       this.writePaths.push(`${method} ${path}`);
     }
     return this.inner.request(method, path, options);
+  }
+
+  stream(path: string, options?: StreamOptions): Promise<Readable> {
+    return this.inner.stream(path, options);
   }
 
   list(path: string, options?: ListOptions): Promise<ListResult> {

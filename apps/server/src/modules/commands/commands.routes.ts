@@ -13,13 +13,12 @@ import {
 } from '@niro/protocol';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { UnauthorizedError } from '../../errors.js';
 import type { App } from '../../lib/http.js';
 import type { Services } from '../../services.js';
 import { auditActor, requirePrincipal, SIGNED_IN } from '../auth/principal.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
-import type { AgentIdentity } from '../heartbeat/heartbeat.service.js';
 import type { AccessScope } from '../orgs/access.js';
+import { agentAuthentication } from './agent-auth.js';
 
 export const AGENT_COMMANDS_PATH = '/api/agent/v1/commands';
 
@@ -118,16 +117,7 @@ export function registerCommandRoutes(app: App, services: Services): void {
     },
   );
 
-  // Agent side: the key is checked before any body is read; cookies play no part here.
-  const agents = new WeakMap<FastifyRequest, AgentIdentity>();
-  const authenticateAgent = async (req: FastifyRequest): Promise<void> => {
-    agents.set(req, await commands.authenticateAgent(req.headers.authorization));
-  };
-  const agentOf = (req: FastifyRequest): AgentIdentity => {
-    const agent = agents.get(req);
-    if (agent === undefined) throw new UnauthorizedError('invalid_agent_key', 'The agent key is missing');
-    return agent;
-  };
+  const { authenticateAgent, agentOf } = agentAuthentication(commands);
 
   app.get(
     AGENT_COMMANDS_PATH,

@@ -30,6 +30,7 @@ import { Value } from 'typebox/value';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
 import { BadRequestError, ConflictError, NiroError, NotFoundError, UnauthorizedError } from '../../errors.js';
 import { newId, sha256Hex } from '../../lib/ids.js';
+import type { Metrics } from '../../lib/metrics.js';
 import { isRecord, type FieldError } from '../../lib/validation.js';
 import type { Logger } from '../../logger.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
@@ -69,6 +70,8 @@ export type CommandsDeps = {
   clusters: ClustersService;
   agents: AgentAuthenticator;
   notifier: CommandNotifier;
+  /** Counts recorded and repeated results (a repeat follows a dropped connection between result and result-ack). */
+  metrics?: Pick<Metrics, 'commandResults'>;
 };
 
 /** A payload or result larger than the protocol allows. */
@@ -114,6 +117,7 @@ export class CommandsService {
   private readonly clusters: ClustersService;
   private readonly agents: AgentAuthenticator;
   private readonly options: CommandsServiceOptions;
+  private readonly metrics: Pick<Metrics, 'commandResults'> | undefined;
   /** Aborted on shutdown: every waiting long-poll answers at once. */
   private readonly closing = new AbortController();
   private readonly waiting = new Map<string, number>();
@@ -125,6 +129,7 @@ export class CommandsService {
     this.clusters = deps.clusters;
     this.agents = deps.agents;
     this.notifier = deps.notifier;
+    this.metrics = deps.metrics;
     this.options = { ...DEFAULT_COMMANDS_OPTIONS, ...options };
   }
 
@@ -388,11 +393,13 @@ export class CommandsService {
         },
         'command completed',
       );
+      this.metrics?.commandResults.inc({ outcome: 'recorded' });
       return { id, state: body.status, recorded: true };
     }
     const row = await this.repo.findOfCluster(agent.clusterId, id);
     if (row === undefined) throw new NotFoundError('Command');
     if (row.state === 'succeeded' || row.state === 'failed' || row.state === 'partial') {
+      this.metrics?.commandResults.inc({ outcome: 'duplicate' });
       return { id, state: row.state, recorded: false };
     }
     if (row.state === 'cancelled') {

@@ -4,7 +4,12 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../db/database.js';
 import { createLogger } from '../../logger.js';
 import { createEmptyPostgresDatabase } from '../../test-support/databases.js';
-import { COMMAND_LISTENER_APPLICATION_NAME, PgCommandNotifier } from './pg-command-notifier.js';
+import {
+  COMMAND_LISTENER_APPLICATION_NAME,
+  NOTIFY_PAYLOAD_BYTES,
+  PgCommandNotifier,
+  fragmentMessage,
+} from './pg-command-notifier.js';
 
 const pgInfo = inject('postgres');
 const describePg = pgInfo.url === null ? describe.skip : describe;
@@ -90,6 +95,37 @@ describePg(`PostgreSQL command notifier${suffix}`, () => {
     const seen = wakes;
     a.notify('cluster-x');
     await expect.poll(() => wakes).toBeGreaterThan(seen);
+  });
+
+  it('carries a 60 KB message to the other replica in fragments, whole, in order, and once to its own', async ({
+    annotate,
+  }) => {
+    const a = await replica();
+    const b = await replica();
+    // Multi-byte characters, so fragment borders fall inside UTF-8 sequences unless cut with care.
+    const big = Array.from({ length: (60 * 1024) / 16 }, (_, i) => `line ${String(i).padStart(5, '0')} ö€😀`).join(
+      '\n',
+    );
+    expect(Buffer.byteLength(big)).toBeGreaterThan(60 * 1024);
+    const fragments = fragmentMessage('x.1', 'log-reader:s1', big);
+    expect(fragments.length).toBeGreaterThan(7);
+    expect(Math.max(...fragments.map((f) => Buffer.byteLength(f)))).toBeLessThanOrEqual(NOTIFY_PAYLOAD_BYTES);
+
+    const onB: string[] = [];
+    const onA: string[] = [];
+    b.messages.subscribe('log-reader:s1', (m) => onB.push(m));
+    b.messages.subscribe('log-reader:other', (m) => onB.push(`other: ${m}`));
+    a.messages.subscribe('log-reader:s1', (m) => onA.push(m));
+    a.messages.publish('log-reader:s1', 'before');
+    a.messages.publish('log-reader:s1', big);
+    a.messages.publish('log-reader:s1', 'after');
+    await expect.poll(() => onB.length).toBe(3);
+    expect(onB[0]).toBe('before');
+    expect(onB[1] === big, 'the 60 KB message arrived whole').toBe(true);
+    expect(onB[2]).toBe('after');
+    expect(onA).toEqual(['before', big, 'after']);
+    expect(b.incompleteMessages).toBe(0);
+    await annotate(`a ${Buffer.byteLength(big)}-byte message crossed as ${fragments.length} NOTIFY fragments`);
   });
 
   it('closes its LISTEN connection on close', async () => {

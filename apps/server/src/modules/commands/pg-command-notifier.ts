@@ -2,9 +2,20 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../../logger.js';
+import { randomBytes } from 'node:crypto';
 import { InProcessCommandNotifier, type CommandNotifier } from './command-notifier.js';
+import { InProcessMessageBus, type MessageBus } from './message-bus.js';
 
 export const COMMANDS_CHANNEL = 'niro_commands';
+/** The message bus's channel, on the same LISTEN connection as the wake-ups. */
+export const MESSAGES_CHANNEL = 'niro_messages';
+/**
+ * PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; a larger message goes as fragments
+ * of at most this many bytes each (header included).
+ */
+export const NOTIFY_PAYLOAD_BYTES = 7_900;
+/** Fragments of a message whose rest never came (its LISTEN connection dropped midway) are dropped after this long. */
+const INCOMPLETE_MESSAGE_MS = 30_000;
 /** Names the LISTEN session in pg_stat_activity, so operators (and tests) can find it. */
 export const COMMAND_LISTENER_APPLICATION_NAME = 'niro-command-listener';
 
@@ -21,11 +32,28 @@ export const DEFAULT_PG_NOTIFIER_OPTIONS: PgCommandNotifierOptions = { reconnect
  * the pool, and one dedicated connection per process LISTENs and wakes the local subscribers of
  * the cluster named in each notification. The sender hears its own notifications on that
  * connection too, so local and remote subscribers take the same path.
+ *
+ * It also carries the replicas' message bus (`messages`, a second channel on the same
+ * connection). A message reaches this process's subscribers directly and the other replicas'
+ * through NOTIFY, split into fragments sent in one statement, so one transaction delivers them
+ * together, and put together again on arrival. This process's publications go out one statement
+ * after another, which keeps each topic's order.
  */
 export class PgCommandNotifier implements CommandNotifier {
   private readonly options: PgCommandNotifierOptions;
   /** The subscribers of this process; PostgreSQL only carries the announcements between replicas. */
   private readonly local = new InProcessCommandNotifier();
+  private readonly localMessages = new InProcessMessageBus();
+  /** Marks this process's messages, which it already delivered to itself. */
+  private readonly origin = randomBytes(6).toString('hex');
+  private messageSeq = 0;
+  private publishing: Promise<void> = Promise.resolve();
+  private readonly partial = new Map<string, { parts: (string | undefined)[]; received: number; firstAt: number }>();
+  /** Publish/subscribe with payloads across the replicas. */
+  readonly messages: MessageBus = {
+    publish: (topic, message) => this.publish(topic, message),
+    subscribe: (topic, listener) => this.localMessages.subscribe(topic, listener),
+  };
   private client: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -68,6 +96,31 @@ export class PgCommandNotifier implements CommandNotifier {
     return this.local.subscribers(clusterId);
   }
 
+  private publish(topic: string, message: string): void {
+    if (topic.includes('\n')) throw new Error('A message topic cannot contain a line break');
+    this.localMessages.publish(topic, message);
+    const fragments = fragmentMessage(`${this.origin}.${++this.messageSeq}`, topic, message);
+    this.publishing = this.publishing.then(async () => {
+      try {
+        if (fragments.length === 1) {
+          await sql`select pg_notify(${MESSAGES_CHANNEL}, ${fragments[0]})`.execute(this.deps.db);
+        } else {
+          // One statement is one transaction: PostgreSQL delivers its notifications together.
+          await sql`select pg_notify(${MESSAGES_CHANNEL}, f) from unnest(cast(${fragments} as text[])) as f`.execute(
+            this.deps.db,
+          );
+        }
+      } catch (err) {
+        this.deps.logger.warn({ err, topic }, 'could not send a message to the other replicas');
+      }
+    });
+  }
+
+  /** Messages waiting for more fragments (for tests). */
+  get incompleteMessages(): number {
+    return this.partial.size;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
@@ -97,12 +150,13 @@ export class PgCommandNotifier implements CommandNotifier {
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('the LISTEN connection ended')));
     client.on('notification', (msg) => {
-      if (msg.channel !== COMMANDS_CHANNEL || typeof msg.payload !== 'string' || msg.payload === '') return;
-      this.local.notify(msg.payload);
+      if (typeof msg.payload !== 'string' || msg.payload === '') return;
+      if (msg.channel === COMMANDS_CHANNEL) this.local.notify(msg.payload);
+      else if (msg.channel === MESSAGES_CHANNEL) this.fragmentArrived(msg.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${COMMANDS_CHANNEL}`);
+      await client.query(`LISTEN ${COMMANDS_CHANNEL}; LISTEN ${MESSAGES_CHANNEL}`);
     } catch (err) {
       await client.end().catch(() => undefined);
       this.retry(err);
@@ -120,6 +174,34 @@ export class PgCommandNotifier implements CommandNotifier {
       this.local.notifyAll();
     }
     this.everListened = true;
+  }
+
+  private fragmentArrived(payload: string): void {
+    const fragment = parseFragment(payload);
+    if (fragment === null) {
+      this.deps.logger.warn('ignored a malformed message notification');
+      return;
+    }
+    if (fragment.id.startsWith(`${this.origin}.`)) return;
+    if (fragment.count === 1) {
+      this.localMessages.deliver(fragment.topic, fragment.text);
+      return;
+    }
+    const now = performance.now();
+    for (const [id, entry] of this.partial) {
+      if (now - entry.firstAt > INCOMPLETE_MESSAGE_MS) this.partial.delete(id);
+    }
+    let entry = this.partial.get(fragment.id);
+    if (entry === undefined) {
+      entry = { parts: new Array<string | undefined>(fragment.count).fill(undefined), received: 0, firstAt: now };
+      this.partial.set(fragment.id, entry);
+    }
+    if (entry.parts.length !== fragment.count || entry.parts[fragment.index] !== undefined) return;
+    entry.parts[fragment.index] = fragment.text;
+    entry.received++;
+    if (entry.received < fragment.count) return;
+    this.partial.delete(fragment.id);
+    this.localMessages.deliver(fragment.topic, entry.parts.join(''));
   }
 
   private lost(client: pg.Client, err: Error): void {
@@ -143,4 +225,41 @@ export class PgCommandNotifier implements CommandNotifier {
     }, delay);
     this.retryTimer.unref();
   }
+}
+
+type Fragment = { id: string; index: number; count: number; topic: string; text: string };
+
+/**
+ * `<id> <index>/<count> <topic>\n<text>`: the message's text cut at character boundaries so that
+ * each fragment, header included, fits in `NOTIFY_PAYLOAD_BYTES`.
+ */
+export function fragmentMessage(id: string, topic: string, message: string): string[] {
+  const bytes = Buffer.from(message, 'utf8');
+  // The header's size with the widest index, so every fragment fits whatever its index.
+  const headerBytes = Buffer.byteLength(`${id} 999999/999999 ${topic}\n`);
+  const budget = NOTIFY_PAYLOAD_BYTES - headerBytes;
+  if (budget < 64) throw new Error('A message topic is too long for a notification');
+  const chunks: string[] = [];
+  let start = 0;
+  do {
+    let end = Math.min(start + budget, bytes.length);
+    // Back off from the middle of a UTF-8 sequence (continuation bytes are 10xxxxxx).
+    while (end < bytes.length && end > start && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+    chunks.push(bytes.subarray(start, end).toString('utf8'));
+    start = end;
+  } while (start < bytes.length);
+  return chunks.map((text, index) => `${id} ${index}/${chunks.length} ${topic}\n${text}`);
+}
+
+function parseFragment(payload: string): Fragment | null {
+  const newline = payload.indexOf('\n');
+  if (newline < 0) return null;
+  const m = /^(\S+) (\d{1,6})\/(\d{1,6}) (.+)$/.exec(payload.slice(0, newline));
+  if (m === null) return null;
+  const [, id, index, count, topic] = m;
+  if (id === undefined || index === undefined || count === undefined || topic === undefined) return null;
+  const i = Number(index);
+  const n = Number(count);
+  if (n < 1 || i >= n) return null;
+  return { id, index: i, count: n, topic, text: payload.slice(newline + 1) };
 }

@@ -167,6 +167,21 @@ describeEachDatabase('agent WebSocket gateway', (dialect) => {
     expect(await a.next()).toMatchObject({ type: 'command', id: cmd.id });
   });
 
+  it('takes log frames: a malformed one gets an error frame, one of a stream nobody reads gets stop', async () => {
+    const c = await enrollTestCluster(t);
+    const a = await connect(c);
+    a.hello();
+    a.send({ type: 'log', streamId: 's-1', seq: -1, lines: [] });
+    expect(await a.next()).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    a.send({ type: 'log-end', streamId: 's-1', reason: 'finished' });
+    expect(await a.next()).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    // A log-end needs no answer; a log of a stream without a reader is told to stop.
+    a.send({ type: 'log-end', streamId: 's-1', reason: 'eof' });
+    t.services.logs.options.unknownStreamWaitMs = 100;
+    a.send({ type: 'log', streamId: 's-1', seq: 0, lines: ['nobody reads this'] });
+    expect(await a.next()).toEqual({ type: 'log-ack', streamId: 's-1', seq: -1, stop: true });
+  });
+
   it('closes the connection with 1009 on an oversized frame', async () => {
     const c = await enrollTestCluster(t);
     const a = await connect(c);
@@ -181,7 +196,7 @@ describeEachDatabase('agent WebSocket gateway', (dialect) => {
     keyRevocations = t.services.keyRevocations,
   ): Promise<{ gateway: AgentGateway; base: string; server: http.Server }> => {
     const gateway = new AgentGateway(
-      { commands: t.services.commands, keyRevocations, logger: t.services.logger },
+      { commands: t.services.commands, keyRevocations, logs: t.services.logs, logger: t.services.logger },
       options,
     );
     const server = http.createServer();

@@ -7,6 +7,7 @@ import { NiroError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CommandsService } from '../commands/commands.service.js';
 import type { AgentIdentity } from '../heartbeat/heartbeat.service.js';
+import type { LogsService } from '../logs/logs.service.js';
 import type { KeyRevocations } from './key-revocations.js';
 import {
   CLOSE,
@@ -42,6 +43,8 @@ export const DEFAULT_GATEWAY_OPTIONS: AgentGatewayOptions = {
 export type AgentGatewayDeps = {
   commands: CommandsService;
   keyRevocations: KeyRevocations;
+  /** Takes `log` and `log-end` frames; its acknowledgements go back as `log-ack` frames. */
+  logs: LogsService;
   logger: Logger;
   registry?: Registry;
 };
@@ -49,7 +52,8 @@ export type AgentGatewayDeps = {
 /**
  * The WebSocket half of the command channel (DESIGN 3.3). The agent key is checked before the
  * upgrade; after a `hello`, the connection gets the cluster's commands as they become
- * deliverable and takes `ack` and `result` frames with the long-poll routes' semantics. When the
+ * deliverable and takes `ack` and `result` frames with the long-poll routes' semantics, and the
+ * log stream's `log` and `log-end` frames (answered with `log-ack` once the reader took the lines). When the
  * cluster's key is replaced or the cluster deleted, the connection closes with 4003.
  */
 export class AgentGateway {
@@ -146,6 +150,8 @@ class AgentConnection {
   private inbox: Promise<void> = Promise.resolve();
   private claiming = false;
   private claimAgain = false;
+  /** Aborts the waits for log acknowledgements when the connection closes. */
+  private readonly gone = new AbortController();
   private readonly log: Logger;
 
   constructor(
@@ -242,7 +248,9 @@ class AgentConnection {
     } catch (err) {
       if (err instanceof NiroError && err.statusCode < 500 && frame.type !== 'hello') {
         // Refused for good (unknown, cancelled, expired, too large): the agent drops it.
-        return this.send<ErrorFrame>({ type: 'error', code: err.code, message: err.message, id: frame.id });
+        const error: ErrorFrame = { type: 'error', code: err.code, message: err.message };
+        if ('id' in frame) error.id = frame.id;
+        return this.send(error);
       }
       this.log.error({ err, frame: frame.type }, 'agent WebSocket frame failed');
       // The agent reconnects and sends what it has not seen confirmed again.
@@ -283,6 +291,16 @@ class AgentConnection {
         const reply = await this.deps.commands.recordResult(this.agent, id, body);
         return this.send<ResultAckFrame>({ type: 'result-ack', id, state: reply.state, recorded: reply.recorded });
       }
+      case 'log':
+        // Not awaited: the acknowledgement waits for the reader, and other frames must not wait with it.
+        void this.deps.logs
+          .relayLog(this.agent, frame, { maxWaitMs: this.deps.logs.options.socketWaitMs, signal: this.gone.signal })
+          .then((ack) => {
+            if (ack !== null) this.send(ack);
+          });
+        return;
+      case 'log-end':
+        return this.deps.logs.relayEnd(this.agent, frame);
     }
   }
 
@@ -325,6 +343,7 @@ class AgentConnection {
   private closedBy(code: number): void {
     if (this.closed) return;
     this.closed = true;
+    this.gone.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.unsubscribe?.();
     this.unsubscribeRevocations();

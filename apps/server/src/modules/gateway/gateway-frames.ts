@@ -1,4 +1,4 @@
-import { CommandError, ResultStatus } from '@niro/protocol';
+import { CommandError, LogEndMessage, LogMessage, ResultStatus } from '@niro/protocol';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 
@@ -18,13 +18,13 @@ const ResultFrame = Type.Object({
   error: Type.Optional(CommandError),
 });
 
-/** What an agent may send over the WebSocket (DESIGN 3.3); log frames belong to the log relay. */
-export const AgentFrame = Type.Union([HelloFrame, AckFrame, ResultFrame]);
+/** What an agent may send over the WebSocket (DESIGN 3.3); `log` and `log-end` go to the log relay. */
+export const AgentFrame = Type.Union([HelloFrame, AckFrame, ResultFrame, LogMessage, LogEndMessage]);
 export type AgentFrame = Static<typeof AgentFrame>;
 
 const agentFrame = Compile(AgentFrame);
 
-/** Server → agent, besides `command`: the fate of a result, and refusals of a frame. */
+/** Server → agent, besides `command` and `log-ack`: the fate of a result, and refusals of a frame. */
 export type ResultAckFrame = { type: 'result-ack'; id: string; state: string; recorded: boolean };
 export type ErrorFrame = { type: 'error'; code: string; message: string; id?: string };
 
@@ -54,6 +54,6 @@ export function parseAgentFrame(text: string): ParsedFrame {
   return {
     ok: false,
     code: 'invalid_frame',
-    message: `The frame is not a hello, ack or result message of protocol ${PROTOCOL_VERSION}${where}`,
+    message: `The frame is not a hello, ack, result, log or log-end message of protocol ${PROTOCOL_VERSION}${where}`,
   };
 }

@@ -15,6 +15,7 @@ export function registerAgentGateway(
     {
       commands: services.commands,
       keyRevocations: services.keyRevocations,
+      logs: services.logs,
       logger: services.logger,
       registry: services.metrics.registry,
     },
