@@ -1,14 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiClient, LOG_LIMITS } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
 import { DEFAULT_CAPABILITIES, buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
 import { createEmptyPostgresDatabase } from '../apps/server/src/test-support/databases.js';
 import { FakeAgent } from '../apps/server/src/modules/logs/test-support/fake-agent.js';
 import { SseClient } from '../apps/server/src/modules/logs/test-support/sse-client.js';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
 
 const pgInfo = inject('postgres');
 const describePg = pgInfo.url === null ? describe.skip : describe;
@@ -18,51 +14,31 @@ const email = 'operator@example.test';
 const password = 'scale-out logs passphrase 42';
 
 /**
- * Log streams across two `niro server` replicas on one PostgreSQL database: the reader's SSE
+ * Log streams across two `niro server` processes on one PostgreSQL database: the reader's SSE
  * request is on server A, the agent's WebSocket on server B. Lines travel B → A and
  * acknowledgements A → B over the PostgreSQL message bus.
  */
 describePg(`scale-out: log streams relayed between two servers${suffix}`, () => {
   let database: { url: string; dispose(): Promise<void> };
-  const dataDirs: string[] = [];
-  let a: RunningServer;
-  let b: RunningServer;
+  let a: ServerProcess;
+  let b: ServerProcess;
   const agents: FakeAgent[] = [];
   const readers: SseClient[] = [];
 
-  const start = (): Promise<RunningServer> => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'niro-e2e-scale-logs-'));
-    dataDirs.push(dataDir);
-    const sink = new Writable({
-      write(_chunk: Buffer, _enc, cb) {
-        cb();
-      },
-    });
-    return startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_DATABASE_URL: database.url,
-        NIRO_ADMIN_EMAIL: email,
-        NIRO_ADMIN_PASSWORD: password,
-      },
-      logger: createLogger('warn', sink),
-    });
-  };
-
   beforeAll(async () => {
     database = await createEmptyPostgresDatabase();
-    a = await start();
-    b = await start();
-  });
+    const env = { NIRO_DATABASE_URL: database.url, NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password };
+    // One after the other: the first migrates the empty database.
+    a = await startServerProcess({ env, logLevel: 'warn' });
+    b = await startServerProcess({ env, logLevel: 'warn' });
+  }, 120_000);
 
   afterAll(async () => {
     for (const r of readers) r.abort();
     for (const agent of agents) agent.close();
-    await a.close();
-    await b.close();
-    await database.dispose();
-    for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+    await a?.stop();
+    await b?.stop();
+    await database?.dispose();
   });
 
   it('streams lines from an agent on B to a reader on A, with acks back, and stops the agent when the reader leaves', async ({
