@@ -1,6 +1,7 @@
 import { NiroApiError } from '@niro/protocol';
 import { Command, CommanderError, Option } from 'commander';
 import { registerClusterCommands } from './commands/clusters.js';
+import { registerCommandsCommands } from './commands/commands.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLoginCommands(program, ctx);
   registerClusterCommands(program, ctx);
   registerLogsCommand(program, ctx);
+  registerCommandsCommands(program, ctx);
   registerSimulateCommand(program, ctx);
   registerDemoCommand(program, ctx);
   return program;
