@@ -487,7 +487,15 @@ class ReaderStream implements LogStream {
     this.finished = true;
     clearTimeout(this.endTimer);
     clearTimeout(this.pollTimer);
+    const unanswered = this.waitingDrain || this.held.size > 0;
     this.held.clear();
+    if (final !== null && unanswered) {
+      // The agent's side still waits on messages the sink took or held: the last written one is
+      // delivered (ending the response flushes it after the lines), anything else stops.
+      if (this.waitingDrain && final.kind === 'end') this.ack(this.drainAckSeq);
+      this.waitingDrain = false;
+      this.publishAgent(this.clusterId, { t: 'ack', seq: this.lastAcked, stop: true });
+    }
     if (final !== null) {
       this.log.info(
         { written: this.written, final: final.kind === 'end' ? final.reason : final.code },

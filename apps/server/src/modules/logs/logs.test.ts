@@ -196,6 +196,35 @@ describeEachDatabase('pod log streams', (dialect) => {
     expect(events.every((e) => (lines(e) as string[]).length === 64)).toBe(true);
   });
 
+  it('answers every message of a stream that ends while its reader is behind', async () => {
+    const c = await loggingCluster();
+    const agent = await connect(c);
+    const reader = await read(c);
+    const { streamId } = await started(agent);
+    await reader.next('open');
+    reader.pause();
+    const chunk = Array.from({ length: 64 }, () => 'x'.repeat(1000));
+    let sent = 0;
+    let acked = 0;
+    for (;;) {
+      while (sent - acked < LOG_LIMITS.window) agent.log(streamId, sent++, chunk);
+      const ack = await Promise.race([
+        agent.ack(streamId),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 1_000)),
+      ]);
+      if (ack === null) break;
+      acked = Number(ack.seq) + 1;
+    }
+    // The container's log ends while the reader's socket is still full.
+    agent.logEnd(streamId, 'eof');
+    const last = await agent.ack(streamId);
+    expect(Number(last.seq), 'the last message is acknowledged, not left waiting').toBe(sent - 1);
+    reader.resume();
+    const events = await reader.rest();
+    expect(events.filter((e) => e.event === 'lines')).toHaveLength(sent);
+    expect(events.at(-1)?.event).toBe('end');
+  });
+
   it('turns the agent’s failure into an error event with its message', async () => {
     const c = await loggingCluster();
     const agent = await connect(c);
