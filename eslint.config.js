@@ -1,8 +1,12 @@
 // @ts-check
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/** Node's modules importable without the `node:` prefix. */
+const NODE_BUILTINS = builtinModules.filter((name) => !name.startsWith('_') && !name.includes('/'));
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.niro/**', 'coverage/**'] },
@@ -51,6 +55,35 @@ export default tseslint.config(
             },
           ],
         },
+      ],
+    },
+  },
+  {
+    // The policy engine runs in the server, the CLI and the browser: nothing Node-only.
+    files: ['packages/policy/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test-support/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@niro/server', '@niro/cli', '@niro/agent', '@niro/web'],
+              message: 'Packages never import apps.',
+            },
+            {
+              group: ['node:*', ...NODE_BUILTINS, ...NODE_BUILTINS.map((name) => `${name}/*`)],
+              message: '@niro/policy runs in the browser too: no Node modules.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['Buffer', 'process', 'global', 'require', '__dirname', '__filename', 'setImmediate'].map((name) => ({
+          name,
+          message: '@niro/policy runs in the browser too: no Node globals.',
+        })),
       ],
     },
   },

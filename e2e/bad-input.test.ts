@@ -84,6 +84,17 @@ describeEachDatabase('bad input sweep', (dialect) => {
       ['POST /api/agent/v1/enroll', { url: '/api/agent/v1/enroll', headers: {}, body: enrollBody }],
       ['POST /api/agent/v1/heartbeat', { url: '/api/agent/v1/heartbeat', headers: bearer(agentKey), body: heartbeat }],
       [
+        'POST /api/v1/policy/evaluate',
+        {
+          url: '/api/v1/policy/evaluate',
+          headers: userAuth,
+          body: {
+            yaml: 'apiVersion: v1\nkind: Pod\nmetadata: { name: sweep }\nspec:\n  containers: []\n',
+            environment: 'dev',
+          },
+        },
+      ],
+      [
         'POST /api/v1/clusters/{id}/commands',
         { url: `/api/v1/clusters/${clusterId}/commands`, headers: userAuth, body: { kind: 'ping', payload: {} } },
       ],

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerClusterCommands } from './commands/clusters.js';
 import { registerCommandsCommands } from './commands/commands.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { LintExit, registerLintCommand } from './commands/lint.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerServerCommand } from './commands/server.js';
@@ -33,6 +34,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCommandsCommands(program, ctx);
   registerSimulateCommand(program, ctx);
   registerDemoCommand(program, ctx);
+  registerLintCommand(program, ctx, CLI_VERSION);
   return program;
 }
 
@@ -54,6 +56,8 @@ function reportError(ctx: CliContext, err: unknown): number {
     if (err.exitCode === 0) return 0;
     return err.code === 'commander.help' || err.code === 'commander.helpDisplayed' ? 0 : 2;
   }
+  // `niro lint` has printed its report; only the exit code is left.
+  if (err instanceof LintExit) return err.exitCode;
   if (err instanceof CliError) {
     ctx.out.error(err.message);
     return err.exitCode;

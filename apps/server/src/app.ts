@@ -18,6 +18,7 @@ import { registerInstallRoutes } from './modules/install/install.routes.js';
 import { registerLogRoutes } from './modules/logs/logs.routes.js';
 import { registerOpsRoutes } from './modules/ops/ops.routes.js';
 import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
+import { registerPolicyRoutes } from './modules/policy/policy.routes.js';
 import type { Services } from './services.js';
 
 export type { App };
@@ -103,6 +104,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerInstallRoutes(app, services);
   registerCommandRoutes(app, services);
   registerLogRoutes(app, services);
+  registerPolicyRoutes(app, services);
   registerAgentGateway(app, services);
 
   await app.ready();

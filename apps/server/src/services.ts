@@ -28,6 +28,9 @@ import { KeyRevocations } from './modules/gateway/key-revocations.js';
 import { LogsService } from './modules/logs/logs.service.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
+import { FindingsRepository } from './modules/policy/findings.repository.js';
+import { FindingsService } from './modules/policy/findings.service.js';
+import { PolicyService } from './modules/policy/policy.service.js';
 
 export type ServiceOptions = {
   /** Cheaper password hashing for tests; production always uses OWASP parameters. */
@@ -60,6 +63,10 @@ export type Services = {
   keyRevocations: KeyRevocations;
   /** Pod log streams: readers over SSE, agents' lines over WebSocket or long-poll. */
   logs: LogsService;
+  /** The rule catalogue and build-time evaluation of manifests. */
+  policy: PolicyService;
+  /** Runtime findings: evaluated when heartbeats change workloads, listed by the API. */
+  findings: FindingsService;
 };
 
 export function createServices(deps: {
@@ -85,10 +92,18 @@ export function createServices(deps: {
   });
   const notifier = deps.options?.commandNotifier ?? new InProcessCommandNotifier();
   const keyRevocations = new KeyRevocations(notifier);
-  const clusters = new ClustersService(new ClustersRepository(db), clock, config, audit, (clusterId) =>
-    keyRevocations.revoked(clusterId),
+  const findings = new FindingsService(new FindingsRepository(db), clock, logger, metrics);
+  const clusters = new ClustersService(
+    new ClustersRepository(db),
+    clock,
+    config,
+    audit,
+    (clusterId) => keyRevocations.revoked(clusterId),
+    (clusterId) => findings.environmentChanged(clusterId),
   );
   const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
+  heartbeat.listenForWorkloads(findings);
+  findings.readFrom({ held: (clusterId) => heartbeat.heldWorkloads(clusterId) });
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
   const commands = new CommandsService({
@@ -119,5 +134,7 @@ export function createServices(deps: {
     commandExpiryJob,
     keyRevocations,
     logs,
+    policy: new PolicyService(logger),
+    findings,
   };
 }

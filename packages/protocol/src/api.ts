@@ -481,3 +481,123 @@ export const ListCommandsQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
 });
 export type ListCommandsQuery = Static<typeof ListCommandsQuery>;
+
+// ---------------------------------------------------------------------------------------------
+// Policy and findings (DESIGN 5 and 6, issue 5)
+
+const severityUnion = (options?: { description: string }) =>
+  Type.Union([Type.Literal('info'), Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], options);
+export const PolicySeverity = severityUnion();
+export type PolicySeverity = Static<typeof PolicySeverity>;
+export const POLICY_SEVERITIES: readonly PolicySeverity[] = ['info', 'low', 'medium', 'high'];
+
+export const PolicyCategory = Type.Union([
+  Type.Literal('reliability'),
+  Type.Literal('security'),
+  Type.Literal('efficiency'),
+  Type.Literal('images'),
+]);
+export type PolicyCategory = Static<typeof PolicyCategory>;
+
+/** One rule of the catalogue, with its severity in each environment. */
+export const PolicyRuleInfo = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  category: PolicyCategory,
+  description: Type.String(),
+  fix: Type.String(),
+  severity: Type.Object({
+    nonProduction: PolicySeverity,
+    staging: PolicySeverity,
+    production: PolicySeverity,
+  }),
+  needs: Type.Array(Type.String(), {
+    description: 'Kinds of related objects the rule reads (Service, PodDisruptionBudget, …); empty when none',
+  }),
+});
+export type PolicyRuleInfo = Static<typeof PolicyRuleInfo>;
+
+export const PolicyRuleList = Type.Object({ items: Type.Array(PolicyRuleInfo) });
+export type PolicyRuleList = Static<typeof PolicyRuleList>;
+
+/** Manifests larger than this (UTF-8 bytes of `yaml`) are refused with 413. */
+export const POLICY_EVALUATE_MAX_BYTES = 2 * 1024 * 1024;
+
+export const EvaluatePolicyRequest = Type.Object(
+  {
+    yaml: Type.String({ description: 'One or more YAML or JSON documents (`---` separated), at most 2 MiB' }),
+    environment: Type.Optional(Environment),
+  },
+  { additionalProperties: false },
+);
+export type EvaluatePolicyRequest = Static<typeof EvaluatePolicyRequest>;
+
+export const FindingObject = Type.Object({
+  kind: Type.String(),
+  namespace: Type.Optional(Type.String()),
+  name: Type.String(),
+});
+
+/** A finding as DESIGN 5 defines it. */
+export const PolicyFinding = Type.Object({
+  ruleId: Type.String(),
+  title: Type.String(),
+  severity: PolicySeverity,
+  category: PolicyCategory,
+  message: Type.String(),
+  object: FindingObject,
+  container: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String()),
+  fix: Type.Optional(Type.String()),
+});
+export type PolicyFinding = Static<typeof PolicyFinding>;
+
+/** A manifest that could not be read; `document` is 1-based, `line` 1-based within the input. */
+export const ManifestError = Type.Object({
+  document: Type.Optional(Type.Integer()),
+  line: Type.Optional(Type.Integer()),
+  message: Type.String(),
+});
+export type ManifestError = Static<typeof ManifestError>;
+
+export const EvaluatePolicyResponse = Type.Object({
+  findings: Type.Array(PolicyFinding),
+  errors: Type.Array(ManifestError),
+});
+export type EvaluatePolicyResponse = Static<typeof EvaluatePolicyResponse>;
+
+const findingStateUnion = (options?: { description: string }) =>
+  Type.Union([Type.Literal('open'), Type.Literal('closed')], options);
+export const FindingState = findingStateUnion();
+export type FindingState = Static<typeof FindingState>;
+
+/** A runtime finding on a cluster's workload, open while the workload still has it. */
+export const StoredFinding = Type.Object({
+  id: Type.String(),
+  clusterId: Type.String(),
+  clusterName: Type.String(),
+  ...PolicyFinding.properties,
+  object: Type.Object({ kind: Type.String(), namespace: Type.String(), name: Type.String() }),
+  deploymentId: Type.Union([Type.String(), Type.Null()]),
+  state: FindingState,
+  firstSeenAt: Type.String({ format: 'date-time' }),
+  lastSeenAt: Type.String({ format: 'date-time' }),
+  closedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+export type StoredFinding = Static<typeof StoredFinding>;
+
+export const FINDINGS_LIMIT_DEFAULT = 100;
+export const FINDINGS_LIMIT_MAX = 1000;
+
+export const FindingsQuery = Type.Object({
+  cluster: Type.Optional(Type.String({ maxLength: 64, description: 'Cluster id' })),
+  deployment: Type.Optional(Type.String({ maxLength: 128, description: 'Niro deployment id' })),
+  severity: Type.Optional(severityUnion({ description: 'This severity or above' })),
+  state: Type.Optional(findingStateUnion({ description: 'open (default) or closed' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: FINDINGS_LIMIT_MAX, default: FINDINGS_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Type.String({ maxLength: 256, description: 'nextCursor of the previous page' })),
+});
+export type FindingsQuery = Static<typeof FindingsQuery>;
+
+export const FindingPage = Page(StoredFinding);
+export type FindingPage = Static<typeof FindingPage>;

@@ -11,10 +11,15 @@ import type {
   CreateClusterRequest,
   CreateClusterResponse,
   CreatedApiToken,
+  EvaluatePolicyRequest,
+  EvaluatePolicyResponse,
+  FindingPage,
+  FindingsQuery,
   FleetResponse,
   ImageRow,
   Me,
   PodRow,
+  PolicyRuleList,
   UpdateClusterRequest,
 } from './api.js';
 import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from './agent.js';
@@ -170,6 +175,18 @@ export class ApiClient {
   }
   cancelCommand(id: string): Promise<Command> {
     return this.request('POST', `/api/v1/commands/${encodeURIComponent(id)}/cancel`);
+  }
+
+  // Policy
+  policyRules(): Promise<PolicyRuleList> {
+    return this.request('GET', '/api/v1/policy/rules');
+  }
+  /** Findings of manifests, without storing anything; unreadable documents come back in `errors`. */
+  evaluatePolicy(req: EvaluatePolicyRequest): Promise<EvaluatePolicyResponse> {
+    return this.request('POST', '/api/v1/policy/evaluate', req);
+  }
+  findings(query?: FindingsQuery): Promise<FindingPage> {
+    return this.request('GET', '/api/v1/findings', undefined, query);
   }
 
   // Logs

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-commands.js';
+import * as m0003 from './migrations/0003-findings.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -32,6 +33,7 @@ function loadSqliteDriver(): typeof BetterSqlite3 {
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-commands': m0002,
+  '0003-findings': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

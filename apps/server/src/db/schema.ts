@@ -21,6 +21,7 @@ export type Database = {
   enrollment_tokens: EnrollmentTokensTable;
   incidents: IncidentsTable;
   commands: CommandsTable;
+  findings: FindingsTable;
 };
 
 export type OrgsTable = {
@@ -216,4 +217,32 @@ export type CommandsTable = {
   result: string | null;
   /** JSON `{ code, message }`. */
   error: string | null;
+};
+
+/** Runtime policy findings of a cluster's workloads (DESIGN 6). */
+export type FindingsTable = {
+  id: string;
+  cluster_id: string;
+  rule_id: string;
+  object_kind: string;
+  object_namespace: string;
+  object_name: string;
+  /** "Kind/namespace/name", the workload key of the inventory. */
+  object_key: string;
+  container: string | null;
+  path: string | null;
+  severity: 'info' | 'low' | 'medium' | 'high';
+  /** 0 (info) to 3 (high): "at or above" filters and most-severe-first listings. */
+  severity_rank: number;
+  category: string;
+  message: string;
+  /** SHA-256 of cluster, rule, object, container and path. */
+  fingerprint: string;
+  /** Equals fingerprint while open, null once closed: a unique index keeps one open finding per fingerprint. */
+  open_fingerprint: string | null;
+  /** The Niro deployment that manages the workload, from its label. */
+  deployment_id: string | null;
+  first_seen_at: number;
+  last_seen_at: number;
+  closed_at: number | null;
 };

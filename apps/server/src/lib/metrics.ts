@@ -46,6 +46,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly policyEvaluations = new Counter({
+    name: 'niro_policy_evaluations_total',
+    help: 'Workloads evaluated by runtime policy (only those whose template or environment changed)',
+    registers: [this.registry],
+  });
+  readonly policyRuntimeDuration = new Histogram({
+    name: 'niro_policy_runtime_seconds',
+    help: 'Time to evaluate and store the findings of one cluster after a heartbeat changed its workloads',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly findingChanges = new Counter({
+    name: 'niro_findings_changes_total',
+    help: 'Runtime findings opened and closed',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'niro_' });
   }

@@ -40,6 +40,8 @@ export class ClustersService {
     private readonly audit: AuditService,
     /** Told, after the commit, when a cluster's agent key stops working (re-enrolled or deleted). */
     private readonly onAgentKeyRevoked: (clusterId: string) => void = () => undefined,
+    /** Told, after the commit, when a cluster's environment changed (its findings are re-rated). */
+    private readonly onEnvironmentChanged: (clusterId: string) => void = () => undefined,
   ) {
     this.enrollment = new EnrollmentService(repo, clock, config, audit, onAgentKeyRevoked);
   }
@@ -140,6 +142,7 @@ export class ClustersService {
     if (before.name !== after.name) changes.name = { from: before.name, to: after.name };
     if (before.environment !== after.environment) {
       changes.environment = { from: before.environment, to: after.environment };
+      this.onEnvironmentChanged(id);
     }
     if (before.labels !== after.labels)
       changes.labels = { from: parseLabels(before.labels), to: parseLabels(after.labels) };

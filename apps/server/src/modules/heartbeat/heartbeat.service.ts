@@ -5,6 +5,7 @@ import {
   Pod,
   Workload,
   podKey,
+  workloadKey,
   type DeltaInventory,
   type FullInventory,
   type Heartbeat,
@@ -23,6 +24,17 @@ import type { HeartbeatRepository, LivenessUpdate, WriteItem } from './heartbeat
 import { InventoryState, diffDerived, hasDerivedChanges, podRowOf, type PodRow } from './inventory.model.js';
 import { heartbeatValidator } from './heartbeat.validator.js';
 import { DEFAULT_WRITER_OPTIONS, SnapshotWriter, type WriterOptions } from './snapshot.writer.js';
+
+/** Which workloads ("Kind/ns/name") a heartbeat changed: some, or possibly all (a full inventory). */
+export type WorkloadChange = { all: true } | { all: false; keys: readonly string[] };
+
+/** Told after a heartbeat's writes are committed that its workloads changed (runtime policy). */
+export type WorkloadListener = {
+  /** Must only queue work: it runs before the heartbeat's reply. */
+  workloadsChanged(clusterId: string, change: WorkloadChange): void;
+  /** Resolves once the work queued so far is done (flush on shutdown). */
+  idle(): Promise<void>;
+};
 
 /** The cluster an agent key belongs to, as authenticated before the body is read. */
 export type AgentIdentity = { clusterId: string; orgId: string; keyHash: string };
@@ -134,6 +146,7 @@ export class HeartbeatService {
   private readonly snapshotCheck = Compile(SnapshotLists);
   /** The body validator of the heartbeat route (compiled once per service). */
   readonly validate = heartbeatValidator();
+  private workloadListener: WorkloadListener | null = null;
 
   constructor(
     readonly repo: HeartbeatRepository,
@@ -145,6 +158,16 @@ export class HeartbeatService {
   ) {
     this.options = { ...DEFAULT_HEARTBEAT_OPTIONS, ...options };
     this.writer = new SnapshotWriter(repo, metrics, logger, this.options.writer, () => this.applying > 0);
+  }
+
+  /** Who hears about workload changes (one listener). */
+  listenForWorkloads(listener: WorkloadListener): void {
+    this.workloadListener = listener;
+  }
+
+  /** The workloads ("Kind/ns/name" → JSON) of a cluster's inventory held in memory, if it is. */
+  heldWorkloads(clusterId: string): ReadonlyMap<string, string> | undefined {
+    return this.inventories.get(clusterId)?.inventory.workloads;
   }
 
   /** Resolves the `Authorization: Bearer niro_ak_…` header to a cluster, or throws 401. */
@@ -182,12 +205,14 @@ export class HeartbeatService {
       await new Promise<void>((resolve) => setImmediate(resolve));
       await this.writer.flush();
     }
+    await this.workloadListener?.idle();
   }
 
   private async apply(agent: AgentIdentity, hb: Heartbeat): Promise<HeartbeatReply> {
     const now = this.clock.now();
     const item: WriteItem = { clusterId: agent.clusterId, keyHash: agent.keyHash, liveness: livenessOf(hb, now) };
     let applied: boolean;
+    let workloads: WorkloadChange | null = null;
     let applying = true;
     this.applying++;
     try {
@@ -195,9 +220,17 @@ export class HeartbeatService {
       const state = await this.stateOf(agent.clusterId, now);
       carryPodUsage(state, hb, now);
       const inv = hb.inventory;
-      if (inv.mode === 'full') applied = await this.applyFull(agent.clusterId, state, inv, hb, now, item);
-      else if (inv.mode === 'delta') applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item);
-      else applied = await this.applySame(agent.clusterId, state, inv.hash, hb, now, item);
+      if (inv.mode === 'full') {
+        const unchanged = await this.applyFull(agent.clusterId, state, inv, hb, now, item);
+        applied = true;
+        if (!unchanged) workloads = { all: true };
+      } else if (inv.mode === 'delta') {
+        applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item);
+        const keys = [...(inv.upsert.workloads ?? []).map(workloadKey), ...(inv.remove.workloads ?? [])];
+        if (applied && keys.length > 0) workloads = { all: false, keys };
+      } else {
+        applied = await this.applySame(agent.clusterId, state, inv.hash, hb, now, item);
+      }
       this.applying--;
       applying = false;
       if (!(await this.writer.submit(item))) {
@@ -214,6 +247,7 @@ export class HeartbeatService {
       throw err;
     }
     this.metrics.heartbeats.labels(hb.inventory.mode).inc();
+    if (workloads !== null) this.workloadListener?.workloadsChanged(agent.clusterId, workloads);
     const reply: HeartbeatReply = { ack: hb.seq, heartbeatIntervalSeconds: this.config.heartbeatIntervalSeconds };
     if (!applied) {
       reply.resendFull = true;
@@ -233,6 +267,7 @@ export class HeartbeatService {
     now: number,
     item: WriteItem,
   ): Promise<boolean> {
+    // Returns whether the inventory is the one already held (nothing changed).
     const built = InventoryState.fromLists(inv.nodes, inv.pods ?? [], inv.workloads);
     const next = built.inventory;
     const previous = this.inventories.get(clusterId)?.inventory;
@@ -248,7 +283,7 @@ export class HeartbeatService {
       state.hash = inv.hash;
       this.writeDoc(clusterId, state, next, hb, now, item);
     }
-    return true;
+    return unchanged;
   }
 
   private async applyDelta(
