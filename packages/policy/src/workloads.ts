@@ -181,3 +181,35 @@ export function imageParts(image: string): ImageParts {
     ...(digest === undefined || digest === '' ? {} : { digest }),
   };
 }
+
+/** A `metav1.LabelSelector` (matchLabels and matchExpressions) against a set of labels. */
+export function labelSelectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
+  const fields = isRecord(selector) ? selector : {};
+  for (const [key, value] of Object.entries(stringMap(fields.matchLabels))) {
+    if (labels[key] !== value) return false;
+  }
+  const expressions = arrayOf(fields.matchExpressions).flatMap((value): LabelExpression[] => {
+    const expression = isRecord(value) ? value : undefined;
+    if (!expression || typeof expression.key !== 'string' || typeof expression.operator !== 'string') return [];
+    return [{ key: expression.key, operator: expression.operator, values: arrayOf(expression.values) }];
+  });
+  return expressions.every(({ key, operator, values }) => {
+    const present = Object.hasOwn(labels, key);
+    switch (operator) {
+      case 'In':
+        return present && values.includes(labels[key]);
+      case 'NotIn':
+        return !present || !values.includes(labels[key]);
+      case 'Exists':
+        return present;
+      case 'DoesNotExist':
+        return !present;
+      default:
+        return false;
+    }
+  });
+}
+
+type LabelExpression = { key: string; operator: string; values: readonly unknown[] };
+
+const arrayOf = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : []);

@@ -1,5 +1,7 @@
 import type { Container, KubeObject, ObjectContext, RelatedObjects, Rule, RuleHit, Workload } from '../types.js';
-import { isRecord, namespaceOf, stringMap } from '../workloads.js';
+import { isRecord, labelSelectorMatches, namespaceOf, stringMap } from '../workloads.js';
+
+export { labelSelectorMatches };
 
 /**
  * Reliability rules: will the workload survive a node drain, a bad rollout or a restart, and will
@@ -24,36 +26,6 @@ function workloadNamespace(workload: Workload): string {
 function labelList(labels: Readonly<Record<string, string>>): string {
   const entries = Object.entries(labels);
   return entries.length === 0 ? '(none)' : entries.map(([key, value]) => `${key}=${value}`).join(', ');
-}
-
-type LabelExpression = { key: string; operator: string; values: readonly unknown[] };
-
-/** A `metav1.LabelSelector` (matchLabels and matchExpressions) against a set of labels. */
-export function labelSelectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
-  const fields = asRecord(selector) ?? {};
-  for (const [key, value] of Object.entries(stringMap(fields.matchLabels))) {
-    if (labels[key] !== value) return false;
-  }
-  const expressions = asArray(fields.matchExpressions).flatMap((value): LabelExpression[] => {
-    const expression = asRecord(value);
-    if (!expression || typeof expression.key !== 'string' || typeof expression.operator !== 'string') return [];
-    return [{ key: expression.key, operator: expression.operator, values: asArray(expression.values) }];
-  });
-  return expressions.every(({ key, operator, values }) => {
-    const present = Object.hasOwn(labels, key);
-    switch (operator) {
-      case 'In':
-        return present && values.includes(labels[key]);
-      case 'NotIn':
-        return !present || !values.includes(labels[key]);
-      case 'Exists':
-        return present;
-      case 'DoesNotExist':
-        return !present;
-      default:
-        return false;
-    }
-  });
 }
 
 function isEmptySelector(selector: unknown): boolean {

@@ -1,5 +1,8 @@
 import type { Container, KubeObject, RelatedObjects, Rule, RuleHit, Workload } from '../types.js';
-import { isRecord } from '../workloads.js';
+import { isRecord, labelSelectorMatches } from '../workloads.js';
+
+/** Kubernetes label-selector semantics; an empty selector selects everything. */
+export const selectorMatches = labelSelectorMatches;
 
 /**
  * Security rules. Severities follow the Pod Security Standards: a Baseline violation (privileged,
@@ -517,37 +520,6 @@ const noSeccomp: Rule = {
     return hits;
   },
 };
-
-type LabelExpression = { key: string; operator: string; values: readonly unknown[] };
-
-/** Kubernetes label-selector semantics; an empty selector selects everything. */
-export function selectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
-  const fields = asRecord(selector) ?? {};
-  const matchLabels = asRecord(fields.matchLabels) ?? {};
-  for (const [key, value] of Object.entries(matchLabels)) {
-    if (labels[key] !== value) return false;
-  }
-  const expressions = asArray(fields.matchExpressions).flatMap((value): LabelExpression[] => {
-    const expression = asRecord(value);
-    if (!expression || typeof expression.key !== 'string' || typeof expression.operator !== 'string') return [];
-    return [{ key: expression.key, operator: expression.operator, values: asArray(expression.values) }];
-  });
-  return expressions.every(({ key, operator, values }) => {
-    const present = Object.hasOwn(labels, key);
-    switch (operator) {
-      case 'In':
-        return present && values.includes(labels[key]);
-      case 'NotIn':
-        return !present || !values.includes(labels[key]);
-      case 'Exists':
-        return present;
-      case 'DoesNotExist':
-        return !present;
-      default:
-        return false;
-    }
-  });
-}
 
 /** `policyTypes` defaults to Ingress, plus Egress when the policy has egress rules. */
 function policyTypes(policy: KubeObject): string[] {
