@@ -117,6 +117,47 @@ export const Workload = Type.Object({
 });
 export type Workload = Static<typeof Workload>;
 
+/**
+ * Kinds the policy rules read beside workloads (DESIGN 6: `missing-pdb`, `single-replica` with an
+ * HPA, `no-network-policy`, `default-service-account`, `selector-mismatch`). Added to protocol v1
+ * additively: an agent that does not report them sends no `objects`, and the server then runs
+ * only the rules that need no second object.
+ */
+export const POLICY_OBJECT_KINDS = [
+  'Service',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
+  'NetworkPolicy',
+  'ServiceAccount',
+] as const;
+export type PolicyObjectKind = (typeof POLICY_OBJECT_KINDS)[number];
+
+/**
+ * One such object, trimmed by the agent to the fields policy reads, so status churn (an HPA's
+ * current replicas, a Service's load-balancer address) never makes a heartbeat delta:
+ * Service `spec.{selector,ports,type}`, PodDisruptionBudget `spec.{selector,minAvailable,maxUnavailable}`,
+ * HorizontalPodAutoscaler `spec.{scaleTargetRef,minReplicas,maxReplicas}`, NetworkPolicy
+ * `spec.{podSelector,policyTypes}`, ServiceAccount `automountServiceAccountToken` and the names of its
+ * `imagePullSecrets`.
+ */
+export const PolicyObject = Type.Object({
+  kind: Type.Union([
+    Type.Literal('Service'),
+    Type.Literal('PodDisruptionBudget'),
+    Type.Literal('HorizontalPodAutoscaler'),
+    Type.Literal('NetworkPolicy'),
+    Type.Literal('ServiceAccount'),
+  ]),
+  namespace: Str(253),
+  name: Str(253),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  spec: Type.Optional(Type.Object({})),
+  automountServiceAccountToken: Type.Optional(Type.Boolean()),
+  /** ServiceAccount only: the names of its image pull Secrets. */
+  imagePullSecrets: Type.Optional(Type.Array(Str(253), { maxItems: 64 })),
+});
+export type PolicyObject = Static<typeof PolicyObject>;
+
 export const KubeEvent = Type.Object({
   namespace: Str(253),
   involvedObject: Type.Object({ kind: Str(128), name: Str(253) }),
@@ -129,7 +170,7 @@ export const KubeEvent = Type.Object({
 export type KubeEvent = Static<typeof KubeEvent>;
 
 /** Limits keep one heartbeat bounded in memory; a real 1,000-pod cluster is far below them. */
-export const INVENTORY_LIMITS = { nodes: 5_000, pods: 100_000, workloads: 50_000, events: 1_000 };
+export const INVENTORY_LIMITS = { nodes: 5_000, pods: 100_000, workloads: 50_000, objects: 50_000, events: 1_000 };
 
 const Hash = Str(128);
 
@@ -139,6 +180,8 @@ export const FullInventory = Type.Object({
   nodes: Type.Array(Node, { maxItems: INVENTORY_LIMITS.nodes }),
   pods: Type.Optional(Type.Array(Pod, { maxItems: INVENTORY_LIMITS.pods })),
   workloads: Type.Array(Workload, { maxItems: INVENTORY_LIMITS.workloads }),
+  /** Policy objects (keys "Kind/ns/name"); absent from agents that do not report them. */
+  objects: Type.Optional(Type.Array(PolicyObject, { maxItems: INVENTORY_LIMITS.objects })),
 });
 export type FullInventory = Static<typeof FullInventory>;
 
@@ -150,11 +193,13 @@ export const DeltaInventory = Type.Object({
     nodes: Type.Optional(Type.Array(Node, { maxItems: INVENTORY_LIMITS.nodes })),
     pods: Type.Optional(Type.Array(Pod, { maxItems: INVENTORY_LIMITS.pods })),
     workloads: Type.Optional(Type.Array(Workload, { maxItems: INVENTORY_LIMITS.workloads })),
+    objects: Type.Optional(Type.Array(PolicyObject, { maxItems: INVENTORY_LIMITS.objects })),
   }),
   remove: Type.Object({
     nodes: Type.Optional(Type.Array(Str(253), { maxItems: INVENTORY_LIMITS.nodes })),
     pods: Type.Optional(Type.Array(Str(507), { maxItems: INVENTORY_LIMITS.pods })),
     workloads: Type.Optional(Type.Array(Str(640), { maxItems: INVENTORY_LIMITS.workloads })),
+    objects: Type.Optional(Type.Array(Str(640), { maxItems: INVENTORY_LIMITS.objects })),
   }),
 });
 export type DeltaInventory = Static<typeof DeltaInventory>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Node, Pod, Workload } from './agent.js';
+import type { Node, Pod, PolicyObject, Workload } from './agent.js';
 import { podKey, workloadKey } from './keys.js';
 
 /**
@@ -27,16 +27,27 @@ export type CanonicalEntries = Iterable<readonly [string, string]>;
 const byKey = (a: readonly [string, string], b: readonly [string, string]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
-/** SHA-256 (hex) over each list sorted by key, one `key\tcanonical-json` line per item. */
+/**
+ * SHA-256 (hex) over each list sorted by key, one `key\tcanonical-json` line per item. The
+ * `objects` section counts only when given, so an inventory without policy objects hashes as it
+ * did before they were added to the protocol.
+ */
 export function hashCanonicalInventory(sections: {
   nodes: CanonicalEntries;
   pods: CanonicalEntries;
   workloads: CanonicalEntries;
+  objects?: CanonicalEntries | undefined;
 }): string {
   const h = createHash('sha256');
-  for (const label of ['nodes', 'pods', 'workloads'] as const) {
+  const labels = [
+    'nodes',
+    'pods',
+    'workloads',
+    ...(sections.objects === undefined ? [] : ['objects' as const]),
+  ] as const;
+  for (const label of labels) {
     h.update(`${label}\n`);
-    for (const [k, json] of [...sections[label]].sort(byKey)) h.update(`${k}\t${json}\n`);
+    for (const [k, json] of [...(sections[label] ?? [])].sort(byKey)) h.update(`${k}\t${json}\n`);
   }
   return h.digest('hex');
 }
@@ -45,12 +56,18 @@ export function hashCanonicalInventory(sections: {
  * The hash of an inventory: independent of list order and property order; `pods` absent counts
  * as no pods.
  */
-export function hashInventory(inv: { nodes: Node[]; pods?: Pod[] | undefined; workloads: Workload[] }): string {
+export function hashInventory(inv: {
+  nodes: Node[];
+  pods?: Pod[] | undefined;
+  workloads: Workload[];
+  objects?: PolicyObject[] | undefined;
+}): string {
   const entries = <T>(items: readonly T[], key: (x: T) => string): [string, string][] =>
     items.map((x): [string, string] => [key(x), canonicalJson(x)]);
   return hashCanonicalInventory({
     nodes: entries(inv.nodes, (n) => n.name),
     pods: entries(inv.pods ?? [], podKey),
     workloads: entries(inv.workloads, workloadKey),
+    objects: inv.objects === undefined ? undefined : entries(inv.objects, workloadKey),
   });
 }
