@@ -95,6 +95,41 @@ describeEachDatabase('bad input sweep', (dialect) => {
         },
       ],
       [
+        'POST /api/v1/policy/suppressions',
+        {
+          url: '/api/v1/policy/suppressions',
+          headers: userAuth,
+          body: {
+            ruleId: 'mutable-image-tag',
+            object: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+            clusterId,
+            reason: 'sweep',
+          },
+        },
+      ],
+      [
+        'POST /api/v1/notification-channels',
+        {
+          url: '/api/v1/notification-channels',
+          headers: userAuth,
+          body: {
+            name: 'sweep',
+            type: 'slack',
+            minSeverity: 'low',
+            orgId: user.orgId,
+            config: { url: 'https://hooks.example.test/x' },
+          },
+        },
+      ],
+      [
+        'PATCH /api/v1/notification-channels/{id}',
+        { url: '/api/v1/notification-channels/sweep-id', headers: userAuth, body: { name: 'x' } },
+      ],
+      [
+        'POST /api/v1/notification-channels/{id}/test',
+        { url: '/api/v1/notification-channels/sweep-id/test', headers: userAuth, body: null },
+      ],
+      [
         'POST /api/v1/clusters/{id}/commands',
         { url: `/api/v1/clusters/${clusterId}/commands`, headers: userAuth, body: { kind: 'ping', payload: {} } },
       ],
@@ -295,6 +330,9 @@ async function rowCounts(t: TestApp): Promise<Record<string, number | string>> {
     'clusters',
     'enrollment_tokens',
     'audit_log',
+    'suppressions',
+    'notification_channels',
+    'notification_outbox',
   ] as const;
   const out: Record<string, number | string> = {};
   for (const table of tables) {

@@ -8,7 +8,7 @@ import { startLoggedServer, type LoggedServer } from './support/logged-server.js
 
 /**
  * Commands from the API to a real cluster and back: ping, apply of a multi-document manifest (its
- * pods then show in the heartbeat), re-apply, prune, diff of a hand-edited object, delete, and a
+ * pods then show in the heartbeat, and runtime policy judges it), re-apply, prune, diff of a hand-edited object, delete, and a
  * pod's log streamed to a server-sent events client (over WebSocket, then over long-poll).
  */
 const DEPLOYMENT_ID = 'dep-e2e-shop';
@@ -138,6 +138,39 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
 
     const again = await run('apply', { manifests: manifests(true), deploymentId: DEPLOYMENT_ID });
     expect(Object.values(actions(again))).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+  }, 90_000);
+
+  it("finds policy issues in the running workloads, judged with the namespace's objects; a new PDB closes missing-pdb", async () => {
+    const findings = await until(
+      'runtime findings for the Deployment',
+      () => api.findings({ cluster: cluster.id }),
+      (page) => page.items.some((f) => f.object.name === 'api' && f.ruleId === 'missing-pdb'),
+    );
+    const onApi = findings.items.filter((f) => f.object.kind === 'Deployment' && f.object.name === 'api');
+    // The agent reports the namespace's Services, PDBs, HPAs, NetworkPolicies and ServiceAccounts,
+    // so the rules that need a second object run too.
+    expect(onApi.map((f) => f.ruleId)).toEqual(
+      expect.arrayContaining(['missing-pdb', 'no-network-policy', 'default-service-account', 'missing-probes']),
+    );
+    // staging: one step below production (medium) but never below non-production (low).
+    expect(onApi.find((f) => f.ruleId === 'missing-pdb')?.severity).toBe('low');
+
+    await kube().apply(`
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: api, namespace: shop2 }
+spec:
+  maxUnavailable: 1
+  selector: { matchLabels: { app: api } }
+`);
+    const closed = await until(
+      'missing-pdb closed',
+      () => api.findings({ cluster: cluster.id, state: 'closed' }),
+      (page) => page.items.some((f) => f.object.name === 'api' && f.ruleId === 'missing-pdb'),
+    );
+    expect(closed.items.find((f) => f.ruleId === 'missing-pdb')?.closedAt).toEqual(expect.any(String));
+    const open = await api.findings({ cluster: cluster.id });
+    expect(open.items.filter((f) => f.object.name === 'api').map((f) => f.ruleId)).not.toContain('missing-pdb');
   }, 90_000);
 
   it('prunes what left the set, reports hand edits as drift, and deletes the rest', async () => {

@@ -58,6 +58,7 @@ describe('OpenAPI document', () => {
       'POST /api/v1/clusters/{id}/enrollment-token',
       'POST /api/v1/commands/{id}/cancel',
       'POST /api/agent/v1/commands/{id}/ack',
+      'POST /api/v1/notification-channels/{id}/test',
     ]);
     const problems: string[] = [];
     for (const o of ops) {

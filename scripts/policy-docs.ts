@@ -155,7 +155,7 @@ export async function renderPolicyDocs(): Promise<string> {
     '',
     `The workloads k3s installs are exempt by default (${exemptionList()}, and what they own): they are not yours to change, and they would otherwise make every cluster start red.`,
     '',
-    'A finding you accept can be suppressed for one rule and one object, with a reason: through the API (recorded in the audit log), or for `niro lint` with `--suppress RULE:KIND/NAMESPACE/NAME` (`--suppress RULE` turns a rule off for the whole run).',
+    'A finding you accept can be suppressed for one rule and one object, with a reason. On clusters: with `niro suppress RULE KIND/NAMESPACE/NAME --reason …` or `POST /api/v1/policy/suppressions`, on one cluster or every cluster of an organization, optionally until a date ([api.md](api.md#suppressions)); the finding leaves the open findings at once, and the reason is recorded in the audit log. On manifests: `niro lint --suppress RULE:KIND/NAMESPACE/NAME` (`--suppress RULE` turns a rule off for the whole run), or `suppressions` in the body of `POST /api/v1/policy/evaluate`.',
     '',
     '## Rules',
     '',

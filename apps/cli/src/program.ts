@@ -8,6 +8,7 @@ import { registerLoginCommands } from './commands/login.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerSimulateCommand } from './commands/simulate.js';
+import { registerSuppressionCommands } from './commands/suppressions.js';
 import type { CliContext } from './context.js';
 import { CliError, UnreachableError, isConnectionError } from './errors.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerSimulateCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerLintCommand(program, ctx, CLI_VERSION);
+  registerSuppressionCommands(program, ctx);
   return program;
 }
 

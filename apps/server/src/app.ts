@@ -19,6 +19,8 @@ import { registerLogRoutes } from './modules/logs/logs.routes.js';
 import { registerOpsRoutes } from './modules/ops/ops.routes.js';
 import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
 import { registerPolicyRoutes } from './modules/policy/policy.routes.js';
+import { registerSuppressionRoutes } from './modules/policy/suppressions.routes.js';
+import { registerNotificationRoutes } from './modules/notifications/notifications.routes.js';
 import type { Services } from './services.js';
 
 export type { App };
@@ -105,6 +107,8 @@ export async function buildApp(services: Services): Promise<App> {
   registerCommandRoutes(app, services);
   registerLogRoutes(app, services);
   registerPolicyRoutes(app, services);
+  registerSuppressionRoutes(app, services);
+  registerNotificationRoutes(app, services);
   registerAgentGateway(app, services);
 
   await app.ready();

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseSecretKeys } from './lib/secret-box.js';
 
 /**
  * Configuration is read once, here, from `NIRO_*` variables (CLI flags override them). A wrong
@@ -22,6 +23,8 @@ export type Config = Readonly<{
   trustProxy: boolean;
   /** The agent image the install manifest deploys. */
   agentImage: string;
+  /** Outgoing mail for email notification channels; null when NIRO_SMTP_URL is unset. */
+  smtp: Readonly<{ url: string; from: string }> | null;
 }>;
 
 export class ConfigError extends Error {
@@ -50,6 +53,8 @@ export const CONFIG_VARIABLES = [
   'NIRO_LOG_LEVEL',
   'NIRO_TRUST_PROXY',
   'NIRO_AGENT_IMAGE',
+  'NIRO_SMTP_URL',
+  'NIRO_SMTP_FROM',
 ] as const;
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
 
@@ -122,8 +127,11 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
   }
 
   const secretKey = get('NIRO_SECRET_KEY') ?? null;
-  if (secretKey !== null && Buffer.from(secretKey, 'base64').length < 32) {
-    throw new ConfigError('NIRO_SECRET_KEY', 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)');
+  if (secretKey !== null && parseSecretKeys(secretKey) === null) {
+    throw new ConfigError(
+      'NIRO_SECRET_KEY',
+      'must be base64 keys of at least 32 bytes each, comma-separated, newest first (openssl rand -base64 32)',
+    );
   }
 
   const adminEmail = get('NIRO_ADMIN_EMAIL');
@@ -161,6 +169,8 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
     );
   }
 
+  const smtp = parseSmtp(get('NIRO_SMTP_URL'), get('NIRO_SMTP_FROM'));
+
   return Object.freeze({
     port,
     host,
@@ -177,7 +187,38 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
     logLevel: logLevel as LogLevel,
     trustProxy: parseBool('NIRO_TRUST_PROXY', get('NIRO_TRUST_PROXY') ?? 'false'),
     agentImage,
+    smtp,
   });
+}
+
+/** `smtp://` or `smtps://` (user and password in the URL when the relay needs them) and a sender address. */
+function parseSmtp(url: string | undefined, from: string | undefined): Config['smtp'] {
+  if (url === undefined) {
+    if (from !== undefined) throw new ConfigError('NIRO_SMTP_FROM', 'is set but NIRO_SMTP_URL is not');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Never echo the value: it may carry the relay's password.
+    throw new ConfigError('NIRO_SMTP_URL', 'is not a URL (use smtp://user:password@host:587 or smtps://host:465)');
+  }
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
+    throw new ConfigError('NIRO_SMTP_URL', `must start with smtp:// or smtps://, not ${parsed.protocol}//`);
+  }
+  if (parsed.hostname === '') throw new ConfigError('NIRO_SMTP_URL', 'has no host');
+  if (from === undefined) {
+    throw new ConfigError('NIRO_SMTP_FROM', 'is required with NIRO_SMTP_URL (e.g. niro@example.com)');
+  }
+  const address = /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from;
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(address.trim())) {
+    throw new ConfigError(
+      'NIRO_SMTP_FROM',
+      `"${from}" is not an email address (e.g. niro@example.com or "Niro <niro@example.com>")`,
+    );
+  }
+  return Object.freeze({ url, from });
 }
 
 /** Picks the `NIRO_*` variables out of an environment (the only place `process.env` is read). */

@@ -39,6 +39,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const config = loadConfig(options.config, options.cwd);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
+  if (config.database.kind === 'postgres' && config.secretKey === null) {
+    // Each replica would generate its own key file and could not read what another one sealed.
+    logger.warn(
+      'NIRO_SECRET_KEY is not set: with PostgreSQL and several replicas, set it (the same value everywhere); ' +
+        'until then secrets are sealed with a key file in this replica’s data dir',
+    );
+  }
   const database = openDatabase(config.database, (err) => logger.warn({ err }, 'an idle database connection failed'));
   try {
     await database.migrate();
@@ -85,6 +92,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   };
   jobs.clusterStatus.start();
   jobs.commandExpiry.start();
+  services.notificationDispatcher.start();
   const needsSetup = await services.auth.needsSetup();
   let closing: Promise<void> | null = null;
   return {
@@ -96,11 +104,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     jobs,
     close() {
       closing ??= (async () => {
+        await services.notificationDispatcher.stop();
         await jobs.clusterStatus.stop();
         await jobs.commandExpiry.stop();
         await services.statusJob.stop();
         await services.commandExpiryJob.stop();
         await app.close();
+        await services.policy.close();
         await pgNotifier?.close();
         await services.heartbeat.flush();
         await database.close();

@@ -30,7 +30,15 @@ import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
 import { FindingsRepository } from './modules/policy/findings.repository.js';
 import { FindingsService } from './modules/policy/findings.service.js';
+import { PolicyEvaluator } from './modules/policy/policy-evaluator.js';
 import { PolicyService } from './modules/policy/policy.service.js';
+import { SuppressionsRepository } from './modules/policy/suppressions.repository.js';
+import { SuppressionsService } from './modules/policy/suppressions.service.js';
+import { SecretBox } from './lib/secret-box.js';
+import { NotificationsRepository } from './modules/notifications/notifications.repository.js';
+import { NotificationsService } from './modules/notifications/notifications.service.js';
+import { OutboxDispatcher, type DispatcherOptions } from './modules/notifications/outbox-dispatcher.job.js';
+import { Senders } from './modules/notifications/senders/senders.js';
 
 export type ServiceOptions = {
   /** Cheaper password hashing for tests; production always uses OWASP parameters. */
@@ -41,6 +49,8 @@ export type ServiceOptions = {
   commandNotifier?: CommandNotifier;
   /** Messages between replicas (log streams); in-process unless given (main.ts passes PostgreSQL's). */
   messageBus?: MessageBus;
+  /** Notifications: tests point PagerDuty at a local receiver and tune retries; API users cannot. */
+  notifications?: { pagerDutyEventsUrl?: string; dispatcher?: Partial<DispatcherOptions>; secretBox?: SecretBox };
 };
 
 /** Everything the app needs, built once in one place (main.ts, or a test). */
@@ -67,6 +77,12 @@ export type Services = {
   policy: PolicyService;
   /** Runtime findings: evaluated when heartbeats change workloads, listed by the API. */
   findings: FindingsService;
+  /** Suppressions of runtime findings, applied when findings are listed. */
+  suppressions: SuppressionsService;
+  /** Notification channels and the way into the outbox (enqueue). */
+  notifications: NotificationsService;
+  /** Sends what the outbox holds; started by main.ts on every replica (rows are leased). */
+  notificationDispatcher: OutboxDispatcher;
 };
 
 export function createServices(deps: {
@@ -103,7 +119,10 @@ export function createServices(deps: {
   );
   const heartbeat = new HeartbeatService(new HeartbeatRepository(db), clock, config, logger, metrics);
   heartbeat.listenForWorkloads(findings);
-  findings.readFrom({ held: (clusterId) => heartbeat.heldWorkloads(clusterId) });
+  findings.readFrom({
+    held: (clusterId) => heartbeat.heldWorkloads(clusterId),
+    heldObjects: (clusterId) => heartbeat.heldObjects(clusterId),
+  });
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
   const commands = new CommandsService({
@@ -117,6 +136,24 @@ export function createServices(deps: {
   });
   const commandExpiryJob = new CommandExpiryJob(commands, logger);
   const logs = new LogsService({ commands, bus: deps.options?.messageBus ?? new InProcessMessageBus(), logger });
+  const notificationOptions = deps.options?.notifications;
+  const notificationsRepo = new NotificationsRepository(db, clock);
+  const notifications = new NotificationsService({
+    repo: notificationsRepo,
+    box: notificationOptions?.secretBox ?? SecretBox.fromConfig(config),
+    senders: new Senders({
+      publicUrl: config.publicUrl,
+      smtp: config.smtp,
+      pagerDutyEventsUrl: notificationOptions?.pagerDutyEventsUrl,
+    }),
+    clock,
+    logger,
+    config,
+  });
+  const notificationDispatcher = new OutboxDispatcher(
+    { repo: notificationsRepo, notifications, clock, logger },
+    notificationOptions?.dispatcher,
+  );
   return {
     config,
     clock,
@@ -134,7 +171,10 @@ export function createServices(deps: {
     commandExpiryJob,
     keyRevocations,
     logs,
-    policy: new PolicyService(logger),
+    policy: new PolicyService(logger, new PolicyEvaluator(logger)),
     findings,
+    suppressions: new SuppressionsService(new SuppressionsRepository(db, clock), clusters, clock, logger),
+    notifications,
+    notificationDispatcher,
   };
 }

@@ -9,6 +9,7 @@ import type {
   ObjectRef,
   RelatedObjects,
   Rule,
+  RuleContext,
   RuleHit,
   Workload,
 } from './types.js';
@@ -143,53 +144,106 @@ type Target = { object: KubeObject; workload: Workload | undefined };
 function run(targets: readonly Target[], related: RelatedObjects, options: EvaluateOptions): Finding[] {
   const rules = options.rules ?? RULES;
   const exemptions = options.exemptions ?? DEFAULT_EXEMPTIONS;
-  const suppressions = options.suppressions ?? [];
-  const { environment } = options;
+  const workloadRules = rules.filter((rule) => rule.check !== undefined);
   const objectRules = rules.filter((rule) => rule.checkObject !== undefined);
+  const out: Output = { findings: [], options, suppressions: options.suppressions ?? [] };
   let objectContext: ObjectContext | undefined;
-  const findings: Finding[] = [];
 
   for (const { object, workload } of targets) {
     if (isExempt(object, exemptions)) continue;
     const ref = workload?.ref ?? objectRef(object);
-    const report = (rule: Rule, hits: RuleHit[]): void => {
-      for (const hit of hits) {
-        const finding = toFinding(rule, hit, ref, environment);
-        if (suppressions.length === 0 || !isSuppressed(finding, suppressions)) findings.push(finding);
-      }
-    };
-    const attempt = (rule: Rule, check: () => RuleHit[]): void => {
-      let hits: RuleHit[];
-      try {
-        hits = check();
-      } catch (err) {
-        options.onRuleFailure?.({
-          ruleId: rule.id,
-          object: ref,
-          message: err instanceof Error ? err.message : String(err),
-        });
-        return;
-      }
-      if (Array.isArray(hits)) report(rule, hits);
-    };
-
     if (workload !== undefined) {
-      const context = { workload, containers: containersOf(workload), related, environment };
-      for (const rule of rules) {
-        const { check } = rule;
-        if (check !== undefined) attempt(rule, () => check.call(rule, context));
+      const context: RuleContext = {
+        workload,
+        containers: containersOf(workload),
+        related,
+        environment: options.environment,
+      };
+      for (const rule of workloadRules) {
+        let hits: RuleHit[] | undefined;
+        try {
+          hits = rule.check?.(context);
+        } catch (err) {
+          fail(out, rule, ref, err);
+        }
+        if (hits !== undefined) report(out, rule, hits, ref);
       }
     }
     if (objectRules.length > 0) {
-      objectContext ??= { related, workloads: workloadsOf(targets, related), environment };
-      const context = objectContext;
+      objectContext ??= { related, workloads: workloadsOf(targets, related), environment: options.environment };
       for (const rule of objectRules) {
-        const { checkObject } = rule;
-        if (checkObject !== undefined) attempt(rule, () => checkObject.call(rule, object, context));
+        let hits: RuleHit[] | undefined;
+        try {
+          hits = rule.checkObject?.(object, objectContext);
+        } catch (err) {
+          fail(out, rule, ref, err);
+        }
+        if (hits !== undefined) report(out, rule, hits, ref);
       }
     }
   }
-  return findings.sort(compareFindings);
+  return sortFindings(out.findings);
+}
+
+type Output = { findings: Finding[]; options: EvaluateOptions; suppressions: readonly Suppression[] };
+
+function report(out: Output, rule: Rule, hits: RuleHit[], ref: ObjectRef): void {
+  // A rule returning something else than a list (a bug) reports nothing rather than failing the run.
+  if (!Array.isArray(hits)) return;
+  for (const hit of hits) {
+    const finding = toFinding(rule, hit, ref, out.options.environment);
+    if (out.suppressions.length === 0 || !isSuppressed(finding, out.suppressions)) out.findings.push(finding);
+  }
+}
+
+function fail(out: Output, rule: Rule, object: ObjectRef, err: unknown): void {
+  out.options.onRuleFailure?.({ ruleId: rule.id, object, message: err instanceof Error ? err.message : String(err) });
+}
+
+/**
+ * `compareFindings` order. Sorting thousands of findings by comparing eight text fields pair by
+ * pair was a third of an inventory's evaluation; most findings share few objects and rules, so
+ * those are ranked once and most comparisons are between small integers.
+ */
+function sortFindings(findings: Finding[]): Finding[] {
+  const objectRank = rankOf(
+    findings.map((f) => f.object),
+    (a, b) =>
+      compareText(a.namespace ?? '', b.namespace ?? '') || compareText(a.kind, b.kind) || compareText(a.name, b.name),
+  );
+  const ruleRank = rankOf(
+    findings.map((f) => f.ruleId),
+    compareText,
+  );
+  const keyed = findings.map((finding) => ({
+    finding,
+    severity: 3 - SEVERITY_RANK[finding.severity],
+    object: objectRank.get(finding.object) ?? 0,
+    rule: ruleRank.get(finding.ruleId) ?? 0,
+  }));
+  keyed.sort(
+    (a, b) =>
+      a.severity - b.severity ||
+      a.object - b.object ||
+      a.rule - b.rule ||
+      compareText(a.finding.container ?? '', b.finding.container ?? '') ||
+      compareText(a.finding.path ?? '', b.finding.path ?? '') ||
+      compareText(a.finding.message, b.finding.message),
+  );
+  return keyed.map((k) => k.finding);
+}
+
+/** Distinct values (by identity) in `compare` order; equal values share a rank. */
+function rankOf<T>(values: readonly T[], compare: (a: T, b: T) => number): Map<T, number> {
+  const distinct = [...new Set(values)].sort(compare);
+  const ranks = new Map<T, number>();
+  let rank = 0;
+  distinct.forEach((value, i) => {
+    const previous = distinct[i - 1];
+    if (i > 0 && previous !== undefined && compare(previous, value) !== 0) rank++;
+    ranks.set(value, rank);
+  });
+  return ranks;
 }
 
 type RelatedWorkloads = { objects: ReadonlySet<KubeObject>; workloads: readonly Workload[] };

@@ -23,10 +23,18 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const splitPaths = new Map<string, string[]>();
+
 /** The value at a dotted path (no indexes), or undefined when any step is missing. */
 export function valueAt(value: unknown, path: string): unknown {
+  let keys = splitPaths.get(path);
+  if (keys === undefined) {
+    keys = path.split('.');
+    // Rules read a few fixed paths; the bound only guards against a caller with endless ones.
+    if (splitPaths.size < 1000) splitPaths.set(path, keys);
+  }
   let current = value;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (!isRecord(current)) return undefined;
     current = current[key];
   }
@@ -182,34 +190,48 @@ export function imageParts(image: string): ImageParts {
   };
 }
 
-/** A `metav1.LabelSelector` (matchLabels and matchExpressions) against a set of labels. */
+/**
+ * A `metav1.LabelSelector` (matchLabels and matchExpressions) against a set of labels. Runs for
+ * every workload against every selector of its namespace, so it allocates nothing.
+ */
 export function labelSelectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
-  const fields = isRecord(selector) ? selector : {};
-  for (const [key, value] of Object.entries(stringMap(fields.matchLabels))) {
-    if (labels[key] !== value) return false;
-  }
-  const expressions = arrayOf(fields.matchExpressions).flatMap((value): LabelExpression[] => {
-    const expression = isRecord(value) ? value : undefined;
-    if (!expression || typeof expression.key !== 'string' || typeof expression.operator !== 'string') return [];
-    return [{ key: expression.key, operator: expression.operator, values: arrayOf(expression.values) }];
-  });
-  return expressions.every(({ key, operator, values }) => {
-    const present = Object.hasOwn(labels, key);
-    switch (operator) {
-      case 'In':
-        return present && values.includes(labels[key]);
-      case 'NotIn':
-        return !present || !values.includes(labels[key]);
-      case 'Exists':
-        return present;
-      case 'DoesNotExist':
-        return !present;
-      default:
-        return false;
+  if (!isRecord(selector)) return true;
+  const { matchLabels, matchExpressions } = selector;
+  if (isRecord(matchLabels)) {
+    for (const key in matchLabels) {
+      const value = matchLabels[key];
+      if (typeof value === 'string' && labels[key] !== value) return false;
     }
-  });
+  }
+  if (!Array.isArray(matchExpressions)) return true;
+  for (const expression of matchExpressions) {
+    if (!isRecord(expression)) continue;
+    const { key, operator } = expression;
+    if (typeof key !== 'string' || typeof operator !== 'string') continue;
+    if (!expressionMatches(operator, key, arrayOf(expression.values), labels)) return false;
+  }
+  return true;
 }
 
-type LabelExpression = { key: string; operator: string; values: readonly unknown[] };
+function expressionMatches(
+  operator: string,
+  key: string,
+  values: readonly unknown[],
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const present = Object.hasOwn(labels, key);
+  switch (operator) {
+    case 'In':
+      return present && values.includes(labels[key]);
+    case 'NotIn':
+      return !present || !values.includes(labels[key]);
+    case 'Exists':
+      return present;
+    case 'DoesNotExist':
+      return !present;
+    default:
+      return false;
+  }
+}
 
 const arrayOf = (value: unknown): readonly unknown[] => (Array.isArray(value) ? value : []);

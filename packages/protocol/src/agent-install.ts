@@ -59,12 +59,20 @@ export type CapabilityGrant = {
 
 const READ = ['get', 'list', 'watch'];
 
-/** Read-only access the agent always has: what the heartbeat reports apart from pods. */
+/**
+ * Read-only access the agent always has: what the heartbeat reports apart from pods, including
+ * the policy objects (Services, ServiceAccounts, PodDisruptionBudgets, HorizontalPodAutoscalers,
+ * NetworkPolicies). An older install without the latter still works: the agent then reports no
+ * policy objects at all.
+ */
 export const AGENT_READ_ROLE = 'niro-agent-read';
 export const AGENT_READ_RULES: PolicyRule[] = [
-  { apiGroups: [''], resources: ['nodes', 'namespaces', 'events'], verbs: READ },
+  { apiGroups: [''], resources: ['nodes', 'namespaces', 'events', 'services', 'serviceaccounts'], verbs: READ },
   { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: READ },
   { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: READ },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: READ },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: READ },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: READ },
   { apiGroups: ['metrics.k8s.io'], resources: ['nodes', 'pods'], verbs: ['get', 'list'] },
 ];
 

@@ -523,10 +523,43 @@ export type PolicyRuleList = Static<typeof PolicyRuleList>;
 /** Manifests larger than this (UTF-8 bytes of `yaml`) are refused with 413. */
 export const POLICY_EVALUATE_MAX_BYTES = 2 * 1024 * 1024;
 
+/** At most this many characters say why a finding is suppressed. */
+export const SUPPRESSION_REASON_MAX_CHARS = 1000;
+/** At most this many suppressions accompany one build-time evaluation. */
+export const EVALUATE_SUPPRESSIONS_MAX = 1000;
+
+const SuppressionReason = Type.String({
+  minLength: 1,
+  maxLength: SUPPRESSION_REASON_MAX_CHARS,
+  description: 'Why the finding is accepted; recorded in the audit log',
+});
+const RuleId = Type.String({ minLength: 1, maxLength: 100, description: 'A rule id of GET /policy/rules' });
+const ObjectKind = Type.String({ minLength: 1, maxLength: 100 });
+const ObjectName = Type.String({ minLength: 1, maxLength: 253 });
+
+/** A suppression sent with manifests: those findings are left out of the reply. */
+export const EvaluateSuppression = Type.Object(
+  {
+    ruleId: RuleId,
+    object: Type.Object(
+      {
+        kind: ObjectKind,
+        namespace: Type.Optional(Type.String({ maxLength: 253, description: 'default when absent, as kubectl' })),
+        name: ObjectName,
+      },
+      { additionalProperties: false },
+    ),
+    reason: SuppressionReason,
+  },
+  { additionalProperties: false },
+);
+export type EvaluateSuppression = Static<typeof EvaluateSuppression>;
+
 export const EvaluatePolicyRequest = Type.Object(
   {
     yaml: Type.String({ description: 'One or more YAML or JSON documents (`---` separated), at most 2 MiB' }),
     environment: Type.Optional(Environment),
+    suppressions: Type.Optional(Type.Array(EvaluateSuppression, { maxItems: EVALUATE_SUPPRESSIONS_MAX })),
   },
   { additionalProperties: false },
 );
@@ -571,6 +604,16 @@ const findingStateUnion = (options?: { description: string }) =>
 export const FindingState = findingStateUnion();
 export type FindingState = Static<typeof FindingState>;
 
+/** The suppression that covers an open finding (listed with `state=suppressed`). */
+export const FindingSuppression = Type.Object({
+  id: Type.String(),
+  reason: Type.String(),
+  createdBy: Type.Optional(Type.String({ description: 'User id of who suppressed it' })),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export type FindingSuppression = Static<typeof FindingSuppression>;
+
 /** A runtime finding on a cluster's workload, open while the workload still has it. */
 export const StoredFinding = Type.Object({
   id: Type.String(),
@@ -583,6 +626,7 @@ export const StoredFinding = Type.Object({
   firstSeenAt: Type.String({ format: 'date-time' }),
   lastSeenAt: Type.String({ format: 'date-time' }),
   closedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  suppression: Type.Optional(FindingSuppression),
 });
 export type StoredFinding = Static<typeof StoredFinding>;
 
@@ -593,7 +637,12 @@ export const FindingsQuery = Type.Object({
   cluster: Type.Optional(Type.String({ maxLength: 64, description: 'Cluster id' })),
   deployment: Type.Optional(Type.String({ maxLength: 128, description: 'Niro deployment id' })),
   severity: Type.Optional(severityUnion({ description: 'This severity or above' })),
-  state: Type.Optional(findingStateUnion({ description: 'open (default) or closed' })),
+  state: Type.Optional(
+    Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('suppressed')], {
+      description:
+        'open (default: open and not suppressed), suppressed (open, covered by a live suppression) or closed',
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: FINDINGS_LIMIT_MAX, default: FINDINGS_LIMIT_DEFAULT })),
   cursor: Type.Optional(Type.String({ maxLength: 256, description: 'nextCursor of the previous page' })),
 });
@@ -601,3 +650,218 @@ export type FindingsQuery = Static<typeof FindingsQuery>;
 
 export const FindingPage = Page(StoredFinding);
 export type FindingPage = Static<typeof FindingPage>;
+
+// ---------------------------------------------------------------------------------------------
+// Suppressions of runtime findings (DESIGN 6)
+
+/** The object a suppression covers; namespace '' for cluster-scoped objects. */
+export const SuppressionObject = Type.Object(
+  {
+    kind: ObjectKind,
+    namespace: Type.String({ maxLength: 253, description: "'' for cluster-scoped objects" }),
+    name: ObjectName,
+  },
+  { additionalProperties: false },
+);
+export type SuppressionObject = Static<typeof SuppressionObject>;
+
+export const CreateSuppressionRequest = Type.Object(
+  {
+    ruleId: RuleId,
+    object: SuppressionObject,
+    clusterId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'One cluster; every cluster of the org when absent' }),
+    ),
+    orgId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The org of a suppression without clusterId; needed only when you can write in several orgs',
+      }),
+    ),
+    reason: SuppressionReason,
+    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'No longer applies from then on' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateSuppressionRequest = Static<typeof CreateSuppressionRequest>;
+
+export const Suppression = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  clusterId: Type.Union([Type.String(), Type.Null()], { description: 'null: every cluster of the org' }),
+  ruleId: Type.String(),
+  object: Type.Object({ kind: Type.String(), namespace: Type.String(), name: Type.String() }),
+  reason: Type.String(),
+  createdBy: Type.Union([Type.String(), Type.Null()], { description: 'User id of who created it' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  expired: Type.Boolean({ description: 'expiresAt has passed: the suppression no longer applies' }),
+});
+export type Suppression = Static<typeof Suppression>;
+
+export const SuppressionList = Type.Object({ items: Type.Array(Suppression) });
+export type SuppressionList = Static<typeof SuppressionList>;
+
+export const SuppressionsQuery = Type.Object({
+  cluster: Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description: 'Cluster id: the suppressions that apply to it (its own and its org’s cluster-less ones)',
+    }),
+  ),
+});
+export type SuppressionsQuery = Static<typeof SuppressionsQuery>;
+
+export const SuppressionIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type SuppressionIdParams = Static<typeof SuppressionIdParams>;
+
+// ---------------------------------------------------------------------------------------------
+// Notification channels (DESIGN 4.3)
+
+export const NotificationChannelType = Type.Union([
+  Type.Literal('webhook'),
+  Type.Literal('slack'),
+  Type.Literal('discord'),
+  Type.Literal('pagerduty'),
+  Type.Literal('email'),
+]);
+export type NotificationChannelType = Static<typeof NotificationChannelType>;
+export const NOTIFICATION_CHANNEL_TYPES: readonly NotificationChannelType[] = [
+  'webhook',
+  'slack',
+  'discord',
+  'pagerduty',
+  'email',
+];
+
+export const NotificationSeverity = Type.Union(
+  [Type.Literal('info'), Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')],
+  { description: 'Incidents of this severity or above notify' },
+);
+export type NotificationSeverity = Static<typeof NotificationSeverity>;
+
+export const NotificationFilters = Type.Object(
+  {
+    environments: Type.Optional(
+      Type.Array(Environment, {
+        maxItems: 4,
+        uniqueItems: true,
+        description: 'Only clusters of these environments (all when absent or empty)',
+      }),
+    ),
+    labels: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.String({ maxLength: 63 }), {
+        maxProperties: 16,
+        description: 'Only clusters carrying every one of these labels',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type NotificationFilters = Static<typeof NotificationFilters>;
+
+/** The fields a type needs: webhook/slack/discord `url`, pagerduty `routingKey`, email `to`. Checked per type. */
+export const NotificationChannelConfig = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        description: 'webhook, slack, discord: an https:// or http:// URL',
+      }),
+    ),
+    routingKey: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'pagerduty: the integration (routing) key' }),
+    ),
+    to: Type.Optional(
+      Type.Array(EmailAddress, { minItems: 1, maxItems: 20, uniqueItems: true, description: 'email: recipients' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type NotificationChannelConfig = Static<typeof NotificationChannelConfig>;
+
+export const NotificationChannelName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+
+export const CreateNotificationChannelRequest = Type.Object(
+  {
+    name: NotificationChannelName,
+    type: NotificationChannelType,
+    orgId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The organization; needed only when you are an admin of several',
+      }),
+    ),
+    minSeverity: NotificationSeverity,
+    filters: Type.Optional(NotificationFilters),
+    config: NotificationChannelConfig,
+  },
+  { additionalProperties: false },
+);
+export type CreateNotificationChannelRequest = Static<typeof CreateNotificationChannelRequest>;
+
+export const UpdateNotificationChannelRequest = Type.Object(
+  {
+    name: Type.Optional(NotificationChannelName),
+    minSeverity: Type.Optional(NotificationSeverity),
+    filters: Type.Optional(NotificationFilters),
+    config: Type.Optional(NotificationChannelConfig),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateNotificationChannelRequest = Static<typeof UpdateNotificationChannelRequest>;
+
+export const NotificationChannelStatus = Type.Object({
+  healthy: Type.Boolean({ description: 'No error since the last delivery' }),
+  lastDeliveredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  lastErrorAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  pending: Type.Integer({ description: 'Events waiting to be sent (or retried)' }),
+  failed: Type.Integer({ description: 'Events given up on after 24 hours of retries' }),
+  nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'The next retry of an event that failed before',
+  }),
+});
+export type NotificationChannelStatus = Static<typeof NotificationChannelStatus>;
+
+export const NotificationChannel = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  name: Type.String(),
+  type: NotificationChannelType,
+  minSeverity: NotificationSeverity,
+  filters: Type.Object({
+    environments: Type.Array(Environment),
+    labels: Type.Record(Type.String(), Type.String()),
+  }),
+  config: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), {
+    description: 'Redacted: the URL’s origin, the routing key’s last characters, the recipients; never a secret',
+  }),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  status: NotificationChannelStatus,
+});
+export type NotificationChannel = Static<typeof NotificationChannel>;
+
+export const CreatedNotificationChannel = Type.Object({
+  ...NotificationChannel.properties,
+  signingSecret: Type.Optional(
+    Type.String({ description: 'webhook: whsec_… for verifying the webhook-signature header; shown once' }),
+  ),
+});
+export type CreatedNotificationChannel = Static<typeof CreatedNotificationChannel>;
+
+export const NotificationChannelList = Type.Object({ items: Type.Array(NotificationChannel) });
+export type NotificationChannelList = Static<typeof NotificationChannelList>;
+
+export const NotificationChannelIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type NotificationChannelIdParams = Static<typeof NotificationChannelIdParams>;
+
+export const NotificationTestResult = Type.Object({
+  delivered: Type.Boolean(),
+  error: Type.Optional(Type.String({ description: 'What the receiver answered, or why it could not be reached' })),
+});
+export type NotificationTestResult = Static<typeof NotificationTestResult>;

@@ -7,10 +7,12 @@ import {
   buildSameHeartbeat,
   diffInventory,
   generateClusterInventory,
+  generatePolicyObjects,
   generateUsage,
   generateWarningEvents,
   hashInventory,
   mutateInventory,
+  toFullInventory,
   type ClusterInventory,
 } from './inventory.js';
 import { createRng } from './rng.js';
@@ -26,7 +28,18 @@ function applyDelta(inv: ClusterInventory, delta: DeltaInventory): ClusterInvent
   for (const n of delta.upsert.nodes ?? []) nodes.set(n.name, n);
   for (const p of delta.upsert.pods ?? []) pods.set(`${p.namespace}/${p.name}`, p);
   for (const w of delta.upsert.workloads ?? []) workloads.set(`${w.kind}/${w.namespace}/${w.name}`, w);
-  return { nodes: [...nodes.values()], pods: [...pods.values()], workloads: [...workloads.values()] };
+  const out: ClusterInventory = {
+    nodes: [...nodes.values()],
+    pods: [...pods.values()],
+    workloads: [...workloads.values()],
+  };
+  if (inv.objects !== undefined || delta.upsert.objects !== undefined) {
+    const objects = new Map((inv.objects ?? []).map((o) => [`${o.kind}/${o.namespace}/${o.name}`, o]));
+    for (const k of delta.remove.objects ?? []) objects.delete(k);
+    for (const o of delta.upsert.objects ?? []) objects.set(`${o.kind}/${o.namespace}/${o.name}`, o);
+    out.objects = [...objects.values()];
+  }
+  return out;
 }
 
 const shuffle = <T>(items: T[], seed: number): T[] => {
@@ -186,5 +199,47 @@ describe('mutateInventory', () => {
     expect(changed).not.toBe(inv);
     expect(JSON.stringify(inv)).toBe(before);
     expect(changed.pods).toHaveLength(inv.pods.length);
+  });
+});
+
+describe('policy objects in simulated inventories', () => {
+  const inv = generateClusterInventory({ nodes: 2, pods: 40, seed: 'objects' });
+
+  it('leaves inventories without objects exactly as before: no objects in full or delta, same hash', () => {
+    const full = toFullInventory(inv);
+    expect('objects' in full).toBe(false);
+    const next = mutateInventory(inv, createRng(3), { restartChance: 1 });
+    const delta = diffInventory(inv, next);
+    expect('objects' in delta.upsert || 'objects' in delta.remove).toBe(false);
+    expect(full.hash).toBe(hashInventory({ nodes: inv.nodes, pods: inv.pods, workloads: inv.workloads }));
+  });
+
+  it('sends objects in full inventories and deltas, hashed with their own section', () => {
+    const objects = generatePolicyObjects(inv);
+    expect(objects.some((o) => o.kind === 'Service')).toBe(true);
+    expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
+    expect(objects.some((o) => o.kind === 'ServiceAccount' && o.name === 'default')).toBe(true);
+    const withObjects: ClusterInventory = { ...inv, objects };
+    const full = toFullInventory(withObjects);
+    expect(full.objects).toEqual(objects);
+    expect(full.hash).not.toBe(hashInventory(inv));
+    // Reporting no objects is not the same as not reporting them.
+    expect(hashInventory({ ...inv, objects: [] })).not.toBe(hashInventory(inv));
+
+    const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget');
+    const next: ClusterInventory = {
+      ...withObjects,
+      objects: [
+        ...objects.filter((o) => o !== pdb),
+        { kind: 'NetworkPolicy', namespace: 'default', name: 'deny', spec: { podSelector: {} } },
+      ],
+    };
+    const delta = diffInventory(withObjects, next);
+    expect(delta.upsert.objects?.map((o) => o.name)).toEqual(['deny']);
+    expect(delta.remove.objects).toEqual([`PodDisruptionBudget/${pdb?.namespace}/${pdb?.name}`]);
+    expect(delta.baseHash).toBe(full.hash);
+    expect(hashInventory(applyDelta(withObjects, delta))).toBe(delta.hash);
+    const stable = mutateInventory(withObjects, createRng(9), { restartChance: 1 });
+    expect(stable.objects).toBe(objects);
   });
 });

@@ -12,14 +12,19 @@ import {
   type KubeEvent,
   type Node,
   type Pod,
+  type PolicyObject,
   type SameInventory,
   type Workload,
 } from '@niro/protocol';
 import { generateClusterProfile, type ClusterFlavor } from './names.js';
 import { createRng, type Rng, type Seed } from './rng.js';
 
-/** What an agent reports about one cluster: the three inventory lists of a heartbeat. */
-export type ClusterInventory = { nodes: Node[]; pods: Pod[]; workloads: Workload[] };
+/**
+ * What an agent reports about one cluster: the inventory lists of a heartbeat. `objects` (policy
+ * objects) only for an agent that reports them; absent, the inventory is sent and hashed exactly
+ * as by an agent from before they existed.
+ */
+export type ClusterInventory = { nodes: Node[]; pods: Pod[]; workloads: Workload[]; objects?: PolicyObject[] };
 
 export type InventoryOptions = {
   nodes: number;
@@ -681,6 +686,38 @@ export function generateClusterInventory(options: InventoryOptions): ClusterInve
 }
 
 /** The Kubernetes version an agent would report for this inventory (its first node's kubelet). */
+/**
+ * Policy objects a typical cluster has for its workloads, derived from them (no randomness): a
+ * `default` ServiceAccount per namespace, a Service selecting each Deployment's and StatefulSet's
+ * pods, and a PodDisruptionBudget for those with 2 or more replicas. Add the result as `objects`
+ * to simulate an agent that reports policy objects.
+ */
+export function generatePolicyObjects(inv: ClusterInventory): PolicyObject[] {
+  const objects: PolicyObject[] = [];
+  const namespaces = new Set<string>();
+  for (const w of inv.workloads) {
+    namespaces.add(w.namespace);
+    if (w.kind === 'DaemonSet') continue;
+    const selector = { app: w.name };
+    objects.push({
+      kind: 'Service',
+      namespace: w.namespace,
+      name: w.name,
+      spec: { selector, ports: [{ port: 80, protocol: 'TCP' }], type: 'ClusterIP' },
+    });
+    if (w.replicas >= 2) {
+      objects.push({
+        kind: 'PodDisruptionBudget',
+        namespace: w.namespace,
+        name: w.name,
+        spec: { selector: { matchLabels: selector }, maxUnavailable: 1 },
+      });
+    }
+  }
+  for (const namespace of [...namespaces].sort()) objects.push({ kind: 'ServiceAccount', namespace, name: 'default' });
+  return objects;
+}
+
 export function inventoryKubernetesVersion(inv: ClusterInventory): string {
   return inv.nodes[0]?.kubeletVersion ?? 'v1.31.4+k3s1';
 }
@@ -734,6 +771,11 @@ export function diffInventory(
   if (nodes.remove.length > 0) delta.remove.nodes = nodes.remove;
   if (pods.remove.length > 0) delta.remove.pods = pods.remove;
   if (workloads.remove.length > 0) delta.remove.workloads = workloads.remove;
+  if (prev.objects !== undefined || next.objects !== undefined) {
+    const objects = diffList(prev.objects ?? [], next.objects ?? [], workloadKey);
+    if (objects.upsert.length > 0) delta.upsert.objects = objects.upsert;
+    if (objects.remove.length > 0) delta.remove.objects = objects.remove;
+  }
   return delta;
 }
 
@@ -745,11 +787,15 @@ export function applyDelta(inv: ClusterInventory, delta: DeltaInventory): Cluste
     for (const x of upsert) map.set(key(x), x);
     return [...map.values()];
   };
-  return {
+  const out: ClusterInventory = {
     nodes: apply(inv.nodes, (n) => n.name, delta.upsert.nodes, delta.remove.nodes),
     pods: apply(inv.pods, podKey, delta.upsert.pods, delta.remove.pods),
     workloads: apply(inv.workloads, workloadKey, delta.upsert.workloads, delta.remove.workloads),
   };
+  if (inv.objects !== undefined || delta.upsert.objects !== undefined) {
+    out.objects = apply(inv.objects ?? [], workloadKey, delta.upsert.objects, delta.remove.objects);
+  }
+  return out;
 }
 
 export function toFullInventory(
@@ -764,6 +810,7 @@ export function toFullInventory(
     workloads: inv.workloads,
   };
   if (includePods) full.pods = inv.pods;
+  if (inv.objects !== undefined) full.objects = inv.objects;
   return full;
 }
 

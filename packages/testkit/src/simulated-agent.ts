@@ -34,6 +34,7 @@ export type AgentCredentials = { clusterId: string; agentKey: string };
 export type SimulatedAgentOptions = {
   /** Base URL of the Niro server. */
   url: string;
+  /** With `objects` (see generatePolicyObjects), the agent reports policy objects as well. */
   inventory: ClusterInventory;
   seed: Seed;
   /** Shared keep-alive pool; one is created (and closed on stop) when absent. */

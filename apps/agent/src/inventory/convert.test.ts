@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { resolveOwner, toEventRecord, toNode, toOwnerLink, toPodRecord, toWorkload } from './convert.js';
+import { Value } from 'typebox/value';
+import { PolicyObject } from '@niro/protocol';
+import {
+  resolveOwner,
+  toEventRecord,
+  toNode,
+  toOwnerLink,
+  toPodRecord,
+  toPolicyObject,
+  toWorkload,
+} from './convert.js';
 
 // Objects shaped as the API server returns them (trimmed to the fields that matter).
 const crashingPod = {
@@ -177,5 +187,150 @@ describe('converting API objects', () => {
       lastTimestamp: '2026-11-25T10:05:00.000000Z',
     });
     expect(series?.value.at).toBe(Date.parse('2026-11-25T10:05:00Z'));
+  });
+});
+
+// As the API server returns them: metadata noise, defaults and status included.
+const metadataNoise = {
+  uid: 'u',
+  resourceVersion: '812',
+  creationTimestamp: '2026-11-25T10:00:00Z',
+  managedFields: [{}],
+};
+
+describe('converting policy objects', () => {
+  it('keeps of a Service its selector, ports and type, never its cluster IP or load-balancer status', () => {
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api', namespace: 'shop', labels: { app: 'api' }, annotations: { a: 'b' }, ...metadataNoise },
+      spec: {
+        selector: { app: 'api' },
+        ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 31000 }],
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.10',
+        clusterIPs: ['10.96.0.10'],
+        sessionAffinity: 'None',
+      },
+      status: { loadBalancer: { ingress: [{ ip: '203.0.113.7' }] } },
+    };
+    const converted = toPolicyObject('Service', service);
+    expect(converted).toEqual({
+      key: 'Service/shop/api',
+      value: {
+        kind: 'Service',
+        namespace: 'shop',
+        name: 'api',
+        labels: { app: 'api' },
+        spec: {
+          selector: { app: 'api' },
+          ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 31000 }],
+          type: 'LoadBalancer',
+        },
+      },
+    });
+    expect(Value.Check(PolicyObject, converted?.value)).toBe(true);
+    const withOtherStatus = { ...service, status: { loadBalancer: { ingress: [{ ip: '203.0.113.8' }] } } };
+    expect(toPolicyObject('Service', withOtherStatus)).toEqual(converted);
+  });
+
+  it('keeps of a PodDisruptionBudget its selector and budget, and drops empty labels', () => {
+    const pdb = {
+      metadata: { name: 'api', namespace: 'shop', labels: {}, ...metadataNoise },
+      spec: {
+        selector: { matchLabels: { app: 'api' } },
+        minAvailable: '50%',
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+      status: { currentHealthy: 2, desiredHealthy: 1, disruptionsAllowed: 1, expectedPods: 2 },
+    };
+    expect(toPolicyObject('PodDisruptionBudget', pdb)?.value).toEqual({
+      kind: 'PodDisruptionBudget',
+      namespace: 'shop',
+      name: 'api',
+      spec: { selector: { matchLabels: { app: 'api' } }, minAvailable: '50%' },
+    });
+  });
+
+  it('keeps of a HorizontalPodAutoscaler its target and bounds; its status never changes the result', () => {
+    const hpa = (currentReplicas: number) => ({
+      metadata: { name: 'api', namespace: 'shop', ...metadataNoise },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' },
+        minReplicas: 2,
+        maxReplicas: 10,
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+        ],
+        behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+      },
+      status: {
+        currentReplicas,
+        desiredReplicas: currentReplicas,
+        lastScaleTime: `2026-11-25T10:0${currentReplicas}:00Z`,
+      },
+    });
+    const converted = toPolicyObject('HorizontalPodAutoscaler', hpa(2));
+    expect(converted?.value).toEqual({
+      kind: 'HorizontalPodAutoscaler',
+      namespace: 'shop',
+      name: 'api',
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' },
+        minReplicas: 2,
+        maxReplicas: 10,
+      },
+    });
+    expect(toPolicyObject('HorizontalPodAutoscaler', hpa(7))).toEqual(converted);
+  });
+
+  it('keeps of a NetworkPolicy its pod selector and policy types, defaulting them as the API server does', () => {
+    const policy = (spec: Record<string, unknown>) => ({ metadata: { name: 'deny', namespace: 'shop' }, spec });
+    const ingress = [{ from: [{ podSelector: {} }] }];
+    expect(
+      toPolicyObject('NetworkPolicy', policy({ podSelector: {}, policyTypes: ['Ingress'], ingress }))?.value,
+    ).toEqual({
+      kind: 'NetworkPolicy',
+      namespace: 'shop',
+      name: 'deny',
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    });
+    const egressOnly = policy({ podSelector: { matchLabels: { app: 'api' } }, egress: [{ to: [] }] });
+    expect(toPolicyObject('NetworkPolicy', egressOnly)?.value.spec).toEqual({
+      podSelector: { matchLabels: { app: 'api' } },
+      policyTypes: ['Ingress', 'Egress'],
+    });
+  });
+
+  it('keeps of a ServiceAccount automountServiceAccountToken and the names of its pull secrets, and no spec', () => {
+    const account = {
+      metadata: { name: 'builder', namespace: 'ci', labels: { team: 'ci' }, ...metadataNoise },
+      automountServiceAccountToken: false,
+      imagePullSecrets: [{ name: 'ghcr' }, { name: '' }, {}],
+      secrets: [{ name: 'builder-token-x1' }],
+    };
+    const converted = toPolicyObject('ServiceAccount', account);
+    expect(converted).toEqual({
+      key: 'ServiceAccount/ci/builder',
+      value: {
+        kind: 'ServiceAccount',
+        namespace: 'ci',
+        name: 'builder',
+        labels: { team: 'ci' },
+        automountServiceAccountToken: false,
+        imagePullSecrets: ['ghcr'],
+      },
+    });
+    expect(Value.Check(PolicyObject, converted?.value)).toBe(true);
+    expect(toPolicyObject('ServiceAccount', { metadata: { name: 'default', namespace: 'ci' } })?.value).toEqual({
+      kind: 'ServiceAccount',
+      namespace: 'ci',
+      name: 'default',
+    });
+  });
+
+  it('drops an object without a name or namespace', () => {
+    expect(toPolicyObject('Service', { metadata: { name: 'x' } })).toBeNull();
+    expect(toPolicyObject('ServiceAccount', { metadata: { namespace: 'x' } })).toBeNull();
   });
 });

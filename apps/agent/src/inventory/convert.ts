@@ -1,6 +1,6 @@
-import type { Container, KubeEvent, Node, Pod, Resources, Workload } from '@niro/protocol';
+import type { Container, KubeEvent, Node, Pod, PolicyObject, Resources, Workload } from '@niro/protocol';
 import { DEPLOYMENT_ID_LABEL } from '@niro/protocol/agent-install';
-import { bool, clip, cpuMilli, isObject, list, num, obj, str, stringMap, wholeUnits, type Raw } from './raw.js';
+import { bool, clip, cpuMilli, field, isObject, list, num, obj, str, stringMap, wholeUnits, type Raw } from './raw.js';
 
 /**
  * Converters from API objects to the protocol's compact inventory (DESIGN 3.2). Only fields that
@@ -249,4 +249,57 @@ export function toEventRecord(raw: unknown): { key: string; value: EventRecord }
     lastTimestamp: clip(last, 64),
   };
   return { key: `${ns}/${n}`, value: { event, at: Number.isFinite(at) ? at : 0 } };
+}
+
+/**
+ * The spec fields policy reads of each kind (packages/policy rules). Everything else, status above
+ * all (an HPA's current replicas, a Service's load-balancer address), stays out, so only a change
+ * a rule could see makes a heartbeat delta. ServiceAccounts have no spec: see `toPolicyObject`.
+ */
+const POLICY_SPEC_FIELDS: Record<Exclude<PolicyObject['kind'], 'ServiceAccount'>, readonly string[]> = {
+  Service: ['selector', 'ports', 'type'],
+  PodDisruptionBudget: ['selector', 'minAvailable', 'maxUnavailable'],
+  HorizontalPodAutoscaler: ['scaleTargetRef', 'minReplicas', 'maxReplicas'],
+  NetworkPolicy: ['podSelector', 'policyTypes'],
+};
+
+function trimmedSpec(kind: keyof typeof POLICY_SPEC_FIELDS, raw: unknown): Raw {
+  const spec: Raw = {};
+  for (const key of POLICY_SPEC_FIELDS[kind]) {
+    const value = field(raw, 'spec', key);
+    if (value !== undefined && value !== null) spec[key] = value;
+  }
+  // The API server defaults policyTypes exactly so; doing it here too keeps the trimmed copy's
+  // meaning without its `egress` rules should an object ever arrive without them.
+  if (kind === 'NetworkPolicy' && spec.policyTypes === undefined) {
+    spec.policyTypes = list(raw, 'spec', 'egress').length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  }
+  return spec;
+}
+
+/**
+ * A Service, PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy or ServiceAccount trimmed
+ * to what policy reads (protocol `PolicyObject`), keyed "Kind/ns/name" like workloads. `labels` and
+ * a ServiceAccount's `imagePullSecrets` (names only) are left out when empty.
+ */
+export function toPolicyObject(kind: PolicyObject['kind'], raw: unknown): { key: string; value: PolicyObject } | null {
+  const n = name(raw);
+  const ns = namespace(raw);
+  if (n === undefined || ns === undefined) return null;
+  const object: PolicyObject = { kind, namespace: ns, name: n };
+  const labels = stringMap(raw, 'metadata', 'labels');
+  if (Object.keys(labels).length > 0) object.labels = labels;
+  if (kind === 'ServiceAccount') {
+    const automount = bool(raw, 'automountServiceAccountToken');
+    if (automount !== undefined) object.automountServiceAccountToken = automount;
+    const secrets = list(raw, 'imagePullSecrets')
+      .map((s) => str(s, 'name'))
+      .filter((s): s is string => s !== undefined && s !== '')
+      .slice(0, 64)
+      .map((s) => clip(s, 253));
+    if (secrets.length > 0) object.imagePullSecrets = secrets;
+  } else {
+    object.spec = trimmedSpec(kind, raw);
+  }
+  return { key: `${kind}/${ns}/${n}`, value: object };
 }

@@ -1,4 +1,4 @@
-import type { DeltaInventory, FullInventory, Node, Pod } from '@niro/protocol';
+import type { DeltaInventory, FullInventory, Node, Pod, PolicyObject } from '@niro/protocol';
 import { hashInventory } from '@niro/protocol/inventory-hash';
 import { describe, expect, it } from 'vitest';
 import { InventoryTracker } from './inventory-tracker.js';
@@ -119,5 +119,99 @@ describe('inventory tracker', () => {
     expect(off.mode).toBe('full');
     expect(off.pods).toBeUndefined();
     expect(off.hash).toBe(hashInventory({ nodes: [node('n1')], workloads: [] }));
+  });
+
+  describe('policy objects', () => {
+    const hpa = (maxReplicas: number): PolicyObject => ({
+      kind: 'HorizontalPodAutoscaler',
+      namespace: 'shop',
+      name: 'api',
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' }, minReplicas: 2, maxReplicas },
+    });
+    const pdb: PolicyObject = {
+      kind: 'PodDisruptionBudget',
+      namespace: 'shop',
+      name: 'api',
+      spec: { selector: { matchLabels: { app: 'api' } }, maxUnavailable: 1 },
+    };
+
+    it('are left out, from the inventory and its hash, until they are switched on', () => {
+      const t = tracked();
+      t.set('objects', 'HorizontalPodAutoscaler/shop/api', hpa(5));
+      const off = t.prepare();
+      expect((off.inventory as FullInventory).objects).toBeUndefined();
+      expect(off.inventory.hash).toBe(
+        hashInventory({ nodes: [node('n1')], pods: [pod('a'), pod('b')], workloads: [] }),
+      );
+      off.commit();
+      // A change while off is no change the server can see.
+      t.set('objects', 'PodDisruptionBudget/shop/api', pdb);
+      expect(t.prepare().inventory.mode).toBe('same');
+    });
+
+    it('switching them on sends full with every object, then deltas of the changed ones keyed Kind/ns/name', () => {
+      const t = tracked();
+      t.set('objects', 'HorizontalPodAutoscaler/shop/api', hpa(5));
+      t.prepare().commit();
+      t.setObjectsIncluded(true);
+      const on = t.prepare();
+      const full = on.inventory as FullInventory;
+      expect(full.mode).toBe('full');
+      expect(full.objects).toEqual([hpa(5)]);
+      expect(full.hash).toBe(
+        hashInventory({ nodes: [node('n1')], pods: [pod('a'), pod('b')], workloads: [], objects: [hpa(5)] }),
+      );
+      on.commit();
+
+      t.set('objects', 'HorizontalPodAutoscaler/shop/api', hpa(5)); // equal content: no change
+      expect(t.prepare().inventory.mode).toBe('same');
+
+      t.set('objects', 'HorizontalPodAutoscaler/shop/api', undefined);
+      t.set('objects', 'PodDisruptionBudget/shop/api', pdb);
+      const delta = t.prepare().inventory as DeltaInventory;
+      expect(delta).toMatchObject({
+        mode: 'delta',
+        upsert: { objects: [pdb] },
+        remove: { objects: ['HorizontalPodAutoscaler/shop/api'] },
+      });
+      expect(delta.upsert.pods).toBeUndefined();
+      expect(delta.hash).toBe(
+        hashInventory({ nodes: [node('n1')], pods: [pod('a'), pod('b')], workloads: [], objects: [pdb] }),
+      );
+    });
+
+    it('an agent that reports objects sends objects: [] when there are none', () => {
+      const t = new InventoryTracker();
+      t.setObjectsIncluded(true);
+      const inv = t.prepare().inventory as FullInventory;
+      expect(inv.objects).toEqual([]);
+      expect(inv.hash).toBe(hashInventory({ nodes: [], workloads: [], objects: [] }));
+      expect(inv.hash).not.toBe(hashInventory({ nodes: [], workloads: [] }));
+    });
+
+    it('switching them off sends full without objects', () => {
+      const t = tracked();
+      t.setObjectsIncluded(true);
+      t.set('objects', 'PodDisruptionBudget/shop/api', pdb);
+      t.prepare().commit();
+      t.setObjectsIncluded(false);
+      const off = t.prepare().inventory as FullInventory;
+      expect(off.mode).toBe('full');
+      expect(off.objects).toBeUndefined();
+    });
+
+    it('a heartbeat in flight while objects switch on commits nothing, so the next one is full', () => {
+      const t = tracked();
+      t.set('objects', 'PodDisruptionBudget/shop/api', pdb);
+      t.prepare().commit();
+      t.set('pods', 'shop/a', pod('a', 1));
+      const inFlight = t.prepare();
+      expect(inFlight.inventory.mode).toBe('delta');
+      t.setObjectsIncluded(true);
+      inFlight.commit();
+      const next = t.prepare().inventory as FullInventory;
+      expect(next.mode).toBe('full');
+      expect(next.objects).toEqual([pdb]);
+    });
   });
 });

@@ -9,6 +9,8 @@ import type { Database } from './schema.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-commands.js';
 import * as m0003 from './migrations/0003-findings.js';
+import * as m0004 from './migrations/0004-suppressions.js';
+import * as m0005 from './migrations/0005-notifications.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -34,6 +36,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-commands': m0002,
   '0003-findings': m0003,
+  '0004-suppressions': m0004,
+  '0005-notifications': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -22,6 +22,9 @@ export type Database = {
   incidents: IncidentsTable;
   commands: CommandsTable;
   findings: FindingsTable;
+  suppressions: SuppressionsTable;
+  notification_channels: NotificationChannelsTable;
+  notification_outbox: NotificationOutboxTable;
 };
 
 export type OrgsTable = {
@@ -245,4 +248,63 @@ export type FindingsTable = {
   first_seen_at: number;
   last_seen_at: number;
   closed_at: number | null;
+};
+
+/** Suppressed runtime findings, per rule and object (DESIGN 6); applied when findings are listed. */
+export type SuppressionsTable = {
+  id: string;
+  org_id: string;
+  /** Null: every cluster of the org. */
+  cluster_id: string | null;
+  /** cluster_id, or '' for the whole org (part of the unique key, where NULLs would not collide). */
+  cluster_key: string;
+  rule_id: string;
+  object_kind: string;
+  /** '' for cluster-scoped objects. */
+  object_namespace: string;
+  object_name: string;
+  reason: string;
+  /** The user who created it. */
+  created_by: string | null;
+  created_at: number;
+  expires_at: number | null;
+};
+
+/** Notification channels (DESIGN 4.3). */
+export type NotificationChannelsTable = {
+  id: string;
+  org_id: string;
+  name: string;
+  type: 'webhook' | 'slack' | 'discord' | 'pagerduty' | 'email';
+  min_severity: 'info' | 'low' | 'medium' | 'high';
+  /** JSON `{ environments?: string[], labels?: Record<string, string> }`. */
+  filters: string;
+  /** The type's config with its secrets (URL, routing key, signing secret), sealed by lib/secret-box.ts. */
+  config_ciphertext: string;
+  /** JSON: what the API may show of the config (e.g. the URL's origin). */
+  config_redacted: string;
+  created_at: number;
+  updated_at: number;
+  last_error: string | null;
+  last_error_at: number | null;
+  last_delivered_at: number | null;
+};
+
+/** The durable notification outbox: one row per event and channel, unique on (channel_id, event_id). */
+export type NotificationOutboxTable = {
+  id: string;
+  channel_id: string;
+  /** `evt_<incident id>_<opened|resolved>`: the Standard Webhooks `webhook-id`, the same on every attempt. */
+  event_id: string;
+  /** JSON of the event (notification-events.ts). */
+  payload: string;
+  state: 'pending' | 'delivered' | 'failed';
+  /** Claims so far (each claim is one send attempt). */
+  attempts: number;
+  next_attempt_at: number;
+  /** A dispatcher holds the row until then; another may claim it after. */
+  lease_until: number | null;
+  enqueued_at: number;
+  delivered_at: number | null;
+  last_error: string | null;
 };

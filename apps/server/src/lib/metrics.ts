@@ -48,7 +48,7 @@ export class Metrics {
 
   readonly policyEvaluations = new Counter({
     name: 'niro_policy_evaluations_total',
-    help: 'Workloads evaluated by runtime policy (only those whose template or environment changed)',
+    help: 'Workloads, Services and PodDisruptionBudgets evaluated by runtime policy (only those whose object, namespace objects or environment changed)',
     registers: [this.registry],
   });
   readonly policyRuntimeDuration = new Histogram({

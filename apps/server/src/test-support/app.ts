@@ -45,6 +45,7 @@ export async function createTestApp(dialect: Dialect, env: ConfigInput = {}): Pr
     logs,
     async dispose() {
       await app.close();
+      await services.policy.close();
       await services.heartbeat.flush();
       await dispose();
     },

@@ -3,6 +3,7 @@ import {
   AGENT_KEY_PREFIX,
   Node,
   Pod,
+  PolicyObject,
   Workload,
   podKey,
   workloadKey,
@@ -21,12 +22,31 @@ import { sha256Hex } from '../../lib/ids.js';
 import type { Metrics } from '../../lib/metrics.js';
 import type { Logger } from '../../logger.js';
 import type { HeartbeatRepository, LivenessUpdate, WriteItem } from './heartbeat.repository.js';
-import { InventoryState, diffDerived, hasDerivedChanges, podRowOf, type PodRow } from './inventory.model.js';
+import {
+  InventoryState,
+  diffDerived,
+  hasDerivedChanges,
+  podRowOf,
+  type PodEntry,
+  type PodRow,
+} from './inventory.model.js';
 import { heartbeatValidator } from './heartbeat.validator.js';
 import { DEFAULT_WRITER_OPTIONS, SnapshotWriter, type WriterOptions } from './snapshot.writer.js';
 
-/** Which workloads ("Kind/ns/name") a heartbeat changed: some, or possibly all (a full inventory). */
-export type WorkloadChange = { all: true } | { all: false; keys: readonly string[] };
+/**
+ * What a heartbeat changed for runtime policy: possibly everything (a full inventory, which may
+ * also start or stop reporting policy objects), or some workloads ("Kind/ns/name") and the
+ * namespaces whose policy objects changed.
+ */
+export type WorkloadChange = { all: true } | { all: false; keys: readonly string[]; namespaces?: readonly string[] };
+
+/** What runtime policy reads of an inventory held in memory beside its workloads. */
+export type HeldObjects = {
+  /** Policy objects ("Kind/ns/name" → JSON); null when the cluster's agent does not report them. */
+  objects: ReadonlyMap<string, string> | null;
+  /** Pods ("ns/name" → JSON), to tell which pods no reported workload owns. */
+  pods: ReadonlyMap<string, Pick<PodEntry, 'json'>>;
+};
 
 /** Told after a heartbeat's writes are committed that its workloads changed (runtime policy). */
 export type WorkloadListener = {
@@ -110,6 +130,8 @@ const SnapshotLists = Type.Object({
   nodes: Type.Array(Node),
   pods: Type.Array(Pod),
   workloads: Type.Array(Workload),
+  /** Absent while the agent does not report policy objects. */
+  objects: Type.Optional(Type.Array(PolicyObject)),
 });
 
 /** Deferred documents a heartbeat of another cluster hands to the writer at most (bounds its extra work). */
@@ -170,6 +192,12 @@ export class HeartbeatService {
     return this.inventories.get(clusterId)?.inventory.workloads;
   }
 
+  /** The policy objects and pods of a cluster's inventory held in memory, if it is. */
+  heldObjects(clusterId: string): HeldObjects | undefined {
+    const inventory = this.inventories.get(clusterId)?.inventory;
+    return inventory === undefined ? undefined : { objects: inventory.objects, pods: inventory.pods };
+  }
+
   /** Resolves the `Authorization: Bearer niro_ak_…` header to a cluster, or throws 401. */
   async authenticate(authorization: string | undefined): Promise<AgentIdentity> {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
@@ -225,9 +253,13 @@ export class HeartbeatService {
         applied = true;
         if (!unchanged) workloads = { all: true };
       } else if (inv.mode === 'delta') {
-        applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item);
+        const objectNamespaces = new Set<string>();
+        applied = await this.applyDelta(agent.clusterId, state, inv, hb, now, item, objectNamespaces);
         const keys = [...(inv.upsert.workloads ?? []).map(workloadKey), ...(inv.remove.workloads ?? [])];
-        if (applied && keys.length > 0) workloads = { all: false, keys };
+        if (applied && (keys.length > 0 || objectNamespaces.size > 0)) {
+          workloads = { all: false, keys };
+          if (objectNamespaces.size > 0) workloads.namespaces = [...objectNamespaces];
+        }
       } else {
         applied = await this.applySame(agent.clusterId, state, inv.hash, hb, now, item);
       }
@@ -268,7 +300,7 @@ export class HeartbeatService {
     item: WriteItem,
   ): Promise<boolean> {
     // Returns whether the inventory is the one already held (nothing changed).
-    const built = InventoryState.fromLists(inv.nodes, inv.pods ?? [], inv.workloads);
+    const built = InventoryState.fromLists(inv.nodes, inv.pods ?? [], inv.workloads, inv.objects);
     const next = built.inventory;
     const previous = this.inventories.get(clusterId)?.inventory;
     // Without the previous inventory in memory, diff against the rows as stored.
@@ -293,6 +325,7 @@ export class HeartbeatService {
     hb: Heartbeat,
     now: number,
     item: WriteItem,
+    objectNamespaces: Set<string>,
   ): Promise<boolean> {
     if (state.hash !== inv.baseHash) return false;
     const held = this.inventories.get(clusterId)?.inventory;
@@ -302,7 +335,7 @@ export class HeartbeatService {
       state.hash = null;
       return false;
     }
-    let derived = current.applyDelta(inv);
+    let derived = current.applyDelta(inv, objectNamespaces);
     if (stored !== null && !state.docWrittenHere && derived !== null) {
       // The rows may be ahead of the stored document: a delta deferred before a restart, whose
       // reply the agent never got. Diff against the rows as stored, as a full inventory does.
@@ -494,7 +527,7 @@ export class HeartbeatService {
     }
     const pods = doc.pods;
     return {
-      inventory: InventoryState.fromLists(doc.nodes, pods, doc.workloads).inventory,
+      inventory: InventoryState.fromLists(doc.nodes, pods, doc.workloads, doc.objects).inventory,
       after: (delta, inventory) => {
         const rows = new Map<string, PodRow>();
         for (const p of pods) rows.set(podKey(p), podRowOf(p));

@@ -5,6 +5,7 @@ import {
   type DeltaInventory,
   type Node,
   type Pod,
+  type PolicyObject,
   type Workload,
 } from '@niro/protocol';
 
@@ -181,6 +182,11 @@ export class InventoryState {
   readonly nodes = new Map<string, NodeEntry>();
   readonly pods = new Map<string, PodEntry>();
   readonly workloads = new Map<string, string>();
+  /**
+   * Policy objects ("Kind/ns/name" → JSON); null while the agent does not report them (an older
+   * agent: its full inventories carry no `objects`), which is not the same as reporting none.
+   */
+  objects: Map<string, string> | null = null;
   /** image → number of pods using it. */
   readonly images = new Map<string, number>();
   /** Approximate heap bytes held, for the cache budget. */
@@ -194,6 +200,7 @@ export class InventoryState {
     nodes: readonly Node[],
     pods: readonly Pod[],
     workloads: readonly Workload[],
+    objects?: readonly PolicyObject[],
   ): { inventory: InventoryState; rows: Map<string, PodRow> } {
     const inv = new InventoryState();
     const rows = new Map<string, PodRow>();
@@ -205,6 +212,10 @@ export class InventoryState {
       inv.setPod(key, podEntry(p, row));
     }
     for (const w of workloads) inv.setWorkload(w);
+    if (objects !== undefined) {
+      inv.objects = new Map();
+      for (const o of objects) inv.setObject(o);
+    }
     return { inventory: inv, rows };
   }
 
@@ -224,6 +235,19 @@ export class InventoryState {
     if (old !== undefined) this.bytes -= textEntryBytes(old);
     this.workloads.set(key, json);
     this.bytes += textEntryBytes(json);
+  }
+
+  /** Returns whether the object's JSON changed. */
+  private setObject(o: PolicyObject): boolean {
+    this.objects ??= new Map();
+    const key = workloadKey(o);
+    const old = this.objects.get(key);
+    const json = JSON.stringify(o);
+    if (old === json) return false;
+    if (old !== undefined) this.bytes -= textEntryBytes(old);
+    this.objects.set(key, json);
+    this.bytes += textEntryBytes(json);
+    return true;
   }
 
   private setPod(key: string, entry: PodEntry): void {
@@ -248,9 +272,10 @@ export class InventoryState {
 
   /**
    * Applies a delta in place (removes first, then upserts, as the agent builds it) and returns
-   * the derived rows it changed, or null when it changed nothing at all.
+   * the derived rows it changed, or null when it changed nothing at all. The namespaces of policy
+   * objects it changed are added to `objectNamespaces`.
    */
-  applyDelta(delta: DeltaInventory): DerivedChanges | null {
+  applyDelta(delta: DeltaInventory, objectNamespaces?: Set<string>): DerivedChanges | null {
     let changed = false;
     const removedPods = new Set<string>();
     const upsertedRows = new Map<string, PodRow>();
@@ -270,6 +295,14 @@ export class InventoryState {
       this.bytes -= textEntryBytes(old);
       changed = true;
     }
+    for (const key of delta.remove.objects ?? []) {
+      const old = this.objects?.get(key);
+      if (old === undefined) continue;
+      this.objects?.delete(key);
+      this.bytes -= textEntryBytes(old);
+      objectNamespaces?.add(namespaceOfKey(key));
+      changed = true;
+    }
     for (const key of delta.remove.pods ?? []) {
       if (this.deletePod(key) === undefined) continue;
       removedPods.add(key);
@@ -285,6 +318,11 @@ export class InventoryState {
       const before = this.workloads.get(key);
       this.setWorkload(w);
       if (before !== this.workloads.get(key)) changed = true;
+    }
+    for (const o of delta.upsert.objects ?? []) {
+      if (!this.setObject(o)) continue;
+      objectNamespaces?.add(o.namespace);
+      changed = true;
     }
     for (const p of delta.upsert.pods ?? []) {
       const key = podKey(p);
@@ -313,10 +351,13 @@ export class InventoryState {
     if (
       this.nodes.size !== other.nodes.size ||
       this.pods.size !== other.pods.size ||
-      this.workloads.size !== other.workloads.size
+      this.workloads.size !== other.workloads.size ||
+      (this.objects === null) !== (other.objects === null) ||
+      (this.objects?.size ?? 0) !== (other.objects?.size ?? 0)
     ) {
       return false;
     }
+    for (const [k, json] of this.objects ?? []) if (other.objects?.get(k) !== json) return false;
     for (const [k, e] of this.nodes) if (other.nodes.get(k)?.json !== e.json) return false;
     for (const [k, e] of this.pods) if (other.pods.get(k)?.json !== e.json) return false;
     for (const [k, json] of this.workloads) if (other.workloads.get(k) !== json) return false;
@@ -356,12 +397,17 @@ export class InventoryState {
     return s;
   }
 
-  /** The snapshot document `{ nodes, pods, workloads, events, usage }`, assembled from item text. */
+  /**
+   * The snapshot document `{ nodes, pods, workloads, objects?, events, usage }`, assembled from
+   * item text. `objects` is left out while the agent does not report them, so a restart reads
+   * "not reported" back rather than "none".
+   */
   renderDoc(eventsJson: string, usageJson: string): string {
     const nodes = Array.from(this.nodes.values(), (e) => e.json).join(',');
     const pods = Array.from(this.pods.values(), (e) => e.json).join(',');
     const workloads = Array.from(this.workloads.values()).join(',');
-    return `{"nodes":[${nodes}],"pods":[${pods}],"workloads":[${workloads}],"events":${eventsJson},"usage":${usageJson}}`;
+    const objects = this.objects === null ? '' : `"objects":[${Array.from(this.objects.values()).join(',')}],`;
+    return `{"nodes":[${nodes}],"pods":[${pods}],"workloads":[${workloads}],${objects}"events":${eventsJson},"usage":${usageJson}}`;
   }
 }
 
@@ -396,6 +442,13 @@ export function diffDerived(
   for (const key of previous.pods.keys()) if (!next.inventory.pods.has(key)) out.podDeletes.push(key);
   diffImages(previous.images, next.inventory.images, out);
   return out;
+}
+
+/** The namespace of a "Kind/ns/name" key. */
+export function namespaceOfKey(key: string): string {
+  const first = key.indexOf('/');
+  const second = key.indexOf('/', first + 1);
+  return second < 0 ? '' : key.slice(first + 1, second);
 }
 
 export const hasDerivedChanges = (c: DerivedChanges): boolean =>

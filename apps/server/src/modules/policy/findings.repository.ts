@@ -1,8 +1,13 @@
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { ClustersTable, Database, FindingsTable } from '../../db/schema.js';
+import type { SuppressionRow } from './suppressions.repository.js';
 
 export type FindingRow = FindingsTable;
-export type ListedFindingRow = FindingRow & { cluster_name: string | null };
+export type ListedFindingRow = FindingRow & {
+  cluster_name: string | null;
+  /** With state 'suppressed': the live suppression that covers the finding. */
+  suppression?: SuppressionRow;
+};
 
 /** The columns a re-evaluation may change on a finding that stays open. */
 export type FindingRefresh = Pick<
@@ -14,7 +19,10 @@ export type FindingsListFilter = {
   clusterId?: string;
   deploymentId?: string;
   minRank?: number;
-  state: 'open' | 'closed';
+  /** open: open and not covered by a live suppression; suppressed: open and covered; closed. */
+  state: 'open' | 'closed' | 'suppressed';
+  /** Suppressions whose expires_at is at or before this no longer apply. */
+  now: number;
   /** Keyset pagination: rows after this (rank descending, id descending). */
   after?: readonly [rank: number, id: string];
   limit: number;
@@ -124,26 +132,37 @@ export class FindingsRepository {
     });
   }
 
-  /** Findings of visible clusters, most severe first, then newest first. */
-  list(orgIds: readonly string[], filter: FindingsListFilter): Promise<ListedFindingRow[]> {
-    if (orgIds.length === 0) return Promise.resolve([]);
+  /**
+   * Findings of visible clusters, most severe first, then newest first. Suppressions apply here,
+   * when listing, so creating or deleting one changes the next listing without re-evaluation.
+   */
+  async list(orgIds: readonly string[], filter: FindingsListFilter): Promise<ListedFindingRow[]> {
+    if (orgIds.length === 0) return [];
+    const { now } = filter;
+    // The live suppressions of a finding's rule and object: its cluster's own, or its org's cluster-less ones.
+    const covering = (eb: ExpressionBuilder<Database, 'findings' | 'clusters'>) =>
+      eb
+        .selectFrom('suppressions as s')
+        .select('s.id')
+        .whereRef('s.org_id', '=', 'clusters.org_id')
+        .where((e) => e.or([e('s.cluster_id', 'is', null), e('s.cluster_id', '=', e.ref('findings.cluster_id'))]))
+        .whereRef('s.rule_id', '=', 'findings.rule_id')
+        .whereRef('s.object_kind', '=', 'findings.object_kind')
+        .whereRef('s.object_namespace', '=', 'findings.object_namespace')
+        .whereRef('s.object_name', '=', 'findings.object_name')
+        .where((e) => e.or([e('s.expires_at', 'is', null), e('s.expires_at', '>', now)]));
     let q = this.db
       .selectFrom('findings')
+      .innerJoin('clusters', 'clusters.id', 'findings.cluster_id')
       .selectAll('findings')
-      .select((eb) =>
-        eb
-          .selectFrom('clusters')
-          .select('clusters.name')
-          .whereRef('clusters.id', '=', 'findings.cluster_id')
-          .as('cluster_name'),
-      )
-      .where('findings.cluster_id', 'in', (eb) =>
-        eb.selectFrom('clusters').select('clusters.id').where('clusters.org_id', 'in', orgIds),
-      );
+      .select('clusters.name as cluster_name')
+      .where('clusters.org_id', 'in', orgIds);
     if (filter.clusterId !== undefined) q = q.where('findings.cluster_id', '=', filter.clusterId);
     if (filter.deploymentId !== undefined) q = q.where('findings.deployment_id', '=', filter.deploymentId);
     if (filter.minRank !== undefined) q = q.where('findings.severity_rank', '>=', filter.minRank);
-    q = q.where('findings.open_fingerprint', filter.state === 'open' ? 'is not' : 'is', null);
+    q = q.where('findings.open_fingerprint', filter.state === 'closed' ? 'is' : 'is not', null);
+    if (filter.state === 'open') q = q.where((eb) => eb.not(eb.exists(covering(eb))));
+    if (filter.state === 'suppressed') q = q.where((eb) => eb.exists(covering(eb)));
     const after = filter.after;
     if (after !== undefined) {
       q = q.where((eb) =>
@@ -153,6 +172,24 @@ export class FindingsRepository {
         ]),
       );
     }
-    return q.orderBy('findings.severity_rank', 'desc').orderBy('findings.id', 'desc').limit(filter.limit).execute();
+    q = q.orderBy('findings.severity_rank', 'desc').orderBy('findings.id', 'desc').limit(filter.limit);
+    if (filter.state !== 'suppressed') return q.execute();
+
+    // One covering suppression per finding, a cluster's own before its org's ('' sorts last descending).
+    const rows = await q
+      .select((eb) => covering(eb).orderBy('s.cluster_key', 'desc').orderBy('s.id').limit(1).as('suppression_id'))
+      .execute();
+    const ids = [...new Set(rows.flatMap((r) => (r.suppression_id === null ? [] : [r.suppression_id])))];
+    const byId = new Map<string, SuppressionRow>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      for (const s of await this.db.selectFrom('suppressions').selectAll().where('id', 'in', chunk).execute()) {
+        byId.set(s.id, s);
+      }
+    }
+    return rows.map(({ suppression_id, ...row }) => {
+      const suppression = suppression_id === null ? undefined : byId.get(suppression_id);
+      return suppression === undefined ? row : { ...row, suppression };
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { evaluateYaml, RULES, severityFor } from '@niro/policy';
+import { ruleById, RULES, severityFor, type Suppression, type YamlEvaluation } from '@niro/policy';
 import {
   POLICY_EVALUATE_MAX_BYTES,
   type EvaluatePolicyRequest,
@@ -6,8 +6,9 @@ import {
   type PolicyFinding,
   type PolicyRuleInfo,
 } from '@niro/protocol';
-import { NiroError } from '../../errors.js';
+import { BadRequestError, NiroError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { PolicyEvaluator } from './policy-evaluator.js';
 
 /** The rule catalogue and build-time evaluation of manifests (DESIGN 6); nothing is stored. */
 export class PolicyService {
@@ -26,14 +27,22 @@ export class PolicyService {
     needs: [...(r.needs ?? [])],
   }));
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly evaluator: PolicyEvaluator,
+  ) {}
+
+  /** Stops the evaluation worker (server shutdown). */
+  close(): Promise<void> {
+    return this.evaluator.close();
+  }
 
   /**
    * Findings of the manifests in `yaml`. Documents that cannot be read (bad YAML, too many
    * aliases, not a Kubernetes object) come back in `errors` beside the findings of the others:
    * the request itself was valid, so it is a 200.
    */
-  evaluate(input: EvaluatePolicyRequest): EvaluatePolicyResponse {
+  async evaluate(input: EvaluatePolicyRequest): Promise<EvaluatePolicyResponse> {
     const bytes = Buffer.byteLength(input.yaml, 'utf8');
     if (bytes > POLICY_EVALUATE_MAX_BYTES) {
       throw new NiroError(
@@ -44,10 +53,12 @@ export class PolicyService {
       );
     }
     const environment = input.environment ?? 'unspecified';
-    let result: ReturnType<typeof evaluateYaml>;
+    const suppressions = buildSuppressions(input.suppressions ?? []);
+    let result: YamlEvaluation;
     try {
-      result = evaluateYaml(input.yaml, { environment });
+      result = await this.evaluator.evaluate({ yaml: input.yaml, environment, suppressions });
     } catch (err) {
+      if (err instanceof NiroError) throw err;
       // The engine reports bad input as errors; reaching here means input it could not survive
       // (nesting deep enough to exhaust the stack, say). Still the caller's input, not our fault.
       this.logger.warn({ err, bytes }, 'policy evaluation of submitted manifests failed');
@@ -79,4 +90,29 @@ export class PolicyService {
       }),
     };
   }
+}
+
+/**
+ * Suppressions sent by build-time callers (CI, `niro lint`): their findings are left out of the
+ * reply. Unknown rules are refused, as a typo would otherwise suppress nothing without a word.
+ */
+function buildSuppressions(input: NonNullable<EvaluatePolicyRequest['suppressions']>): Suppression[] {
+  return input.map((s, i) => {
+    if (ruleById(s.ruleId) === undefined) {
+      const field = `body.suppressions[${i}].ruleId`;
+      const message = `is not a rule of GET /api/v1/policy/rules: ${s.ruleId}`;
+      throw new BadRequestError('unknown_rule', `Invalid request: ${field}: ${message}`, {
+        fields: [{ field, message }],
+      });
+    }
+    if (s.reason.trim() === '') {
+      const field = `body.suppressions[${i}].reason`;
+      const message = 'must say why (not only spaces)';
+      throw new BadRequestError('invalid_request', `Invalid request: ${field}: ${message}`, {
+        fields: [{ field, message }],
+      });
+    }
+    const object = s.object.namespace === undefined ? { kind: s.object.kind, name: s.object.name } : { ...s.object };
+    return { ruleId: s.ruleId, object, reason: s.reason };
+  });
 }
