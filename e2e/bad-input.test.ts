@@ -134,6 +134,14 @@ describeEachDatabase('bad input sweep', (dialect) => {
         { url: `/api/v1/clusters/${clusterId}/commands`, headers: userAuth, body: { kind: 'ping', payload: {} } },
       ],
       [
+        'POST /api/v1/incidents/{id}/ack',
+        { url: '/api/v1/incidents/sweep-id/ack', headers: userAuth, body: { note: 'sweep' } },
+      ],
+      [
+        'PUT /api/v1/orgs/{id}/incident-settings',
+        { url: `/api/v1/orgs/${user.orgId}/incident-settings`, headers: userAuth, body: { crashLoopRestarts: 4 } },
+      ],
+      [
         'POST /api/v1/commands/{id}/cancel',
         { url: `/api/v1/commands/${commandId}/cancel`, headers: userAuth, body: null },
       ],

@@ -21,6 +21,7 @@ import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
 import { registerPolicyRoutes } from './modules/policy/policy.routes.js';
 import { registerSuppressionRoutes } from './modules/policy/suppressions.routes.js';
 import { registerNotificationRoutes } from './modules/notifications/notifications.routes.js';
+import { registerIncidentRoutes } from './modules/incidents/incidents.routes.js';
 import type { Services } from './services.js';
 
 export type { App };
@@ -109,6 +110,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerPolicyRoutes(app, services);
   registerSuppressionRoutes(app, services);
   registerNotificationRoutes(app, services);
+  registerIncidentRoutes(app, services);
   registerAgentGateway(app, services);
 
   await app.ready();

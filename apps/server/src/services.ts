@@ -39,6 +39,8 @@ import { NotificationsRepository } from './modules/notifications/notifications.r
 import { NotificationsService } from './modules/notifications/notifications.service.js';
 import { OutboxDispatcher, type DispatcherOptions } from './modules/notifications/outbox-dispatcher.job.js';
 import { Senders } from './modules/notifications/senders/senders.js';
+import { IncidentsService } from './modules/incidents/incidents.service.js';
+import { fetchEvidenceLogs } from './modules/incidents/evidence-logs.js';
 
 export type ServiceOptions = {
   /** Cheaper password hashing for tests; production always uses OWASP parameters. */
@@ -83,6 +85,8 @@ export type Services = {
   notifications: NotificationsService;
   /** Sends what the outbox holds; started by main.ts on every replica (rows are leased). */
   notificationDispatcher: OutboxDispatcher;
+  /** Incident detection (on heartbeats and diff results), lifecycle and the incidents API. */
+  incidents: IncidentsService;
 };
 
 export function createServices(deps: {
@@ -154,6 +158,14 @@ export function createServices(deps: {
     { repo: notificationsRepo, notifications, clock, logger },
     notificationOptions?.dispatcher,
   );
+  const incidents = new IncidentsService({ db, clock, config, logger, audit, notifications });
+  heartbeat.listenForHeartbeats(incidents);
+  incidents.fetchLogsWith((request) => fetchEvidenceLogs(logs, request));
+  statusJob.afterPass(() => incidents.notifyMissed());
+  commands.onResult((clusterId, command) => {
+    if (command.kind !== 'diff') return Promise.resolve();
+    return incidents.diffResult(clusterId, command.payload, command.status, command.result);
+  });
   return {
     config,
     clock,
@@ -176,5 +188,6 @@ export function createServices(deps: {
     suppressions: new SuppressionsService(new SuppressionsRepository(db, clock), clusters, clock, logger),
     notifications,
     notificationDispatcher,
+    incidents,
   };
 }

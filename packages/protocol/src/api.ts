@@ -126,6 +126,10 @@ export const FleetItem = Type.Object({
   kubernetesVersion: Type.Union([Type.String(), Type.Null()]),
   agentVersion: Type.Union([Type.String(), Type.Null()]),
   summary: ClusterSummary,
+  openIncidents: Type.Object(
+    { high: Type.Integer(), medium: Type.Integer(), low: Type.Integer() },
+    { description: 'Open (firing or acknowledged) incidents of the cluster by severity' },
+  ),
 });
 export type FleetItem = Static<typeof FleetItem>;
 
@@ -865,3 +869,134 @@ export const NotificationTestResult = Type.Object({
   error: Type.Optional(Type.String({ description: 'What the receiver answered, or why it could not be reached' })),
 });
 export type NotificationTestResult = Static<typeof NotificationTestResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Incidents (DESIGN 4.2)
+
+export const INCIDENT_TYPES = [
+  'cluster_offline',
+  'fleet_connectivity',
+  'node_not_ready',
+  'pod_crash_looping',
+  'image_pull_error',
+  'oom_killed',
+  'deployment_failed',
+  'drift_detected',
+  'agent_outdated',
+] as const;
+export type IncidentType = (typeof INCIDENT_TYPES)[number];
+
+export const IncidentSeverity = Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]);
+export type IncidentSeverity = Static<typeof IncidentSeverity>;
+
+export const IncidentState = Type.Union([
+  Type.Literal('firing'),
+  Type.Literal('acknowledged'),
+  Type.Literal('resolved'),
+]);
+export type IncidentState = Static<typeof IncidentState>;
+
+export const INCIDENTS_LIMIT_DEFAULT = 50;
+export const INCIDENTS_LIMIT_MAX = 500;
+
+export const IncidentsQuery = Type.Object({
+  state: Type.Optional(
+    Type.Union([IncidentState, Type.Literal('open')], {
+      description: 'firing, acknowledged, resolved, or open (firing and acknowledged); all when absent',
+    }),
+  ),
+  cluster: Type.Optional(Type.String({ maxLength: 64, description: 'Cluster id' })),
+  type: Type.Optional(Type.String({ maxLength: 64, description: 'Incident type, e.g. pod_crash_looping' })),
+  severity: Type.Optional(
+    Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], {
+      description: 'This severity or above',
+    }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: INCIDENTS_LIMIT_MAX, default: INCIDENTS_LIMIT_DEFAULT })),
+  cursor: Type.Optional(Type.String({ maxLength: 256, description: 'nextCursor of the previous page' })),
+});
+export type IncidentsQuery = Static<typeof IncidentsQuery>;
+
+export const Incident = Type.Object({
+  id: Type.String(),
+  orgId: Type.Union([Type.String(), Type.Null()], { description: 'Null for fleet-wide incidents' }),
+  clusterId: Type.Union([Type.String(), Type.Null()]),
+  clusterName: Type.Union([Type.String(), Type.Null()]),
+  type: Type.String(),
+  severity: IncidentSeverity,
+  state: IncidentState,
+  scope: Type.String({
+    description: 'What the incident is about: node name, pod owner (ns/Kind/name), deployment id…',
+  }),
+  fingerprint: Type.String({ description: 'cluster + type + scope' }),
+  title: Type.String(),
+  openedAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  acknowledgedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  acknowledgedBy: Type.Union([Type.String(), Type.Null()]),
+  resolvedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+export type Incident = Static<typeof Incident>;
+
+export const IncidentPage = Page(Incident);
+export type IncidentPage = Static<typeof IncidentPage>;
+
+export const IncidentTimelineEntry = Type.Object({
+  at: Type.String({ format: 'date-time' }),
+  kind: Type.String({ description: 'opened, acknowledged, evidence_added, notified, resolved' }),
+  actor: Type.Union([Type.String(), Type.Null()], { description: 'Who did it; null for Niro itself' }),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+export type IncidentTimelineEntry = Static<typeof IncidentTimelineEntry>;
+
+export const IncidentDetail = Type.Object({
+  ...Incident.properties,
+  details: Type.Union([Type.Unknown(), Type.Null()]),
+  evidence: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
+    description: 'Captured when the incident opened: container states, restart history, Warning events, last log lines',
+  }),
+  timeline: Type.Array(IncidentTimelineEntry),
+});
+export type IncidentDetail = Static<typeof IncidentDetail>;
+
+export const IncidentIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type IncidentIdParams = Static<typeof IncidentIdParams>;
+
+/** Detection thresholds of an org; DESIGN 4.2's values are the defaults. */
+export const IncidentSettings = Type.Object({
+  crashLoopRestarts: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    description: 'Restarts within the window that make a pod crash-looping (default 3)',
+  }),
+  crashLoopWindowMinutes: Type.Integer({ minimum: 1, maximum: 1440, description: 'default 10' }),
+  oomWindowMinutes: Type.Integer({
+    minimum: 1,
+    maximum: 1440,
+    description: 'How long an OOM kill keeps its incident firing (default 10)',
+  }),
+  resolveAfterHeartbeats: Type.Integer({
+    minimum: 1,
+    maximum: 20,
+    description: 'Consecutive heartbeats without the condition before an incident resolves (default 2)',
+  }),
+});
+export type IncidentSettings = Static<typeof IncidentSettings>;
+
+export const UpdateIncidentSettingsRequest = Type.Object(
+  {
+    crashLoopRestarts: Type.Optional(IncidentSettings.properties.crashLoopRestarts),
+    crashLoopWindowMinutes: Type.Optional(IncidentSettings.properties.crashLoopWindowMinutes),
+    oomWindowMinutes: Type.Optional(IncidentSettings.properties.oomWindowMinutes),
+    resolveAfterHeartbeats: Type.Optional(IncidentSettings.properties.resolveAfterHeartbeats),
+  },
+  { additionalProperties: false, description: 'Fields left out go back to their defaults' },
+);
+export type UpdateIncidentSettingsRequest = Static<typeof UpdateIncidentSettingsRequest>;
+
+export const AckIncidentRequest = Type.Object(
+  { note: Type.Optional(Type.String({ maxLength: 1000, description: 'Shown in the timeline' })) },
+  { additionalProperties: false },
+);
+export type AckIncidentRequest = Static<typeof AckIncidentRequest>;

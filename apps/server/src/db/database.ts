@@ -11,6 +11,7 @@ import * as m0002 from './migrations/0002-commands.js';
 import * as m0003 from './migrations/0003-findings.js';
 import * as m0004 from './migrations/0004-suppressions.js';
 import * as m0005 from './migrations/0005-notifications.js';
+import * as m0006 from './migrations/0006-incidents.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-findings': m0003,
   '0004-suppressions': m0004,
   '0005-notifications': m0005,
+  '0006-incidents': m0006,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -25,6 +25,8 @@ export type Database = {
   suppressions: SuppressionsTable;
   notification_channels: NotificationChannelsTable;
   notification_outbox: NotificationOutboxTable;
+  incident_events: IncidentEventsTable;
+  org_incident_settings: OrgIncidentSettingsTable;
 };
 
 export type OrgsTable = {
@@ -188,6 +190,32 @@ export type IncidentsTable = {
   resolved_at: number | null;
   /** Equals fingerprint while open, null once resolved: a unique index keeps one open incident per fingerprint. */
   open_fingerprint: string | null;
+  /** JSON evidence bundle captured at open (migration 0006). */
+  evidence?: string | null;
+  /** When the opening and the resolution were enqueued for notification (null: not yet). */
+  open_notified_at?: number | null;
+  resolve_notified_at?: number | null;
+};
+
+/** One entry of an incident's timeline (opened, acknowledged, evidence, notified, resolved). */
+export type IncidentEventsTable = {
+  id: string;
+  incident_id: string;
+  at: number;
+  kind: string;
+  /** Who did it (an email), null for the system. */
+  actor: string | null;
+  message: string;
+  /** JSON. */
+  details: string | null;
+};
+
+/** Incident detection thresholds of one org (JSON of the settings that differ from the defaults). */
+export type OrgIncidentSettingsTable = {
+  org_id: string;
+  settings: string;
+  updated_at: number;
+  updated_by: string | null;
 };
 
 /** The durable command queue (DESIGN 3.3); the row is the truth, wake-ups only hints. */

@@ -59,6 +59,8 @@ export class ClusterStatusJob {
   private running: Promise<void> | null = null;
   /** The start-up grace counts from here: no cluster goes offline before one offline window has passed. */
   private startedAt: number;
+  /** Runs at the end of every pass (the incidents module notifies transitions written here). */
+  private after: (() => Promise<unknown>) | null = null;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -71,6 +73,10 @@ export class ClusterStatusJob {
     this.options = { ...DEFAULT_STATUS_JOB_OPTIONS, ...options };
     this.incidents = new IncidentsRepository(db);
     this.startedAt = clock.now();
+  }
+
+  afterPass(hook: () => Promise<unknown>): void {
+    this.after = hook;
   }
 
   start(): void {
@@ -182,6 +188,7 @@ export class ClusterStatusJob {
     const counts = new Map<ClusterStatus, number>(STATUSES.map((s) => [s, 0]));
     for (const s of status.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
     for (const [s, n] of counts) this.metrics.clustersByStatus.labels(s).set(n);
+    await this.after?.();
   }
 
   /** A cluster deleted during the pass makes its insert fail; that must not stop the pass. */

@@ -100,6 +100,12 @@ const PAYLOAD_VALIDATORS = new Map<CommandKind, Validator>(
   COMMAND_KINDS.map((kind) => [kind, Compile(Type.Object(PAYLOADS[kind].properties, { additionalProperties: false }))]),
 );
 
+/** Told about each recorded result, after it is stored; errors are logged, never the agent's problem. */
+export type CommandResultListener = (
+  clusterId: string,
+  command: { id: string; kind: CommandKind; payload: unknown; status: CommandResultBody['status']; result: unknown },
+) => Promise<void>;
+
 /**
  * The durable command queue (DESIGN 3.3). People create, read and cancel commands through the
  * API; agents take them over a long-poll (or the WebSocket gateway), acknowledge and answer
@@ -118,6 +124,7 @@ export class CommandsService {
   private readonly agents: AgentAuthenticator;
   private readonly options: CommandsServiceOptions;
   private readonly metrics: Pick<Metrics, 'commandResults'> | undefined;
+  private resultListener: CommandResultListener | null = null;
   /** Aborted on shutdown: every waiting long-poll answers at once. */
   private readonly closing = new AbortController();
   private readonly waiting = new Map<string, number>();
@@ -361,6 +368,11 @@ export class CommandsService {
   }
 
   /** The agent received a command: it is not redelivered any more. Repeating it is harmless. */
+  /** Who hears about each recorded result (incident detection reads `diff` results). */
+  onResult(listener: CommandResultListener): void {
+    this.resultListener = listener;
+  }
+
   async acknowledge(agent: AgentIdentity, id: string): Promise<void> {
     if (await this.repo.acknowledge(agent.clusterId, id, this.clock.now())) return;
     if ((await this.repo.findOfCluster(agent.clusterId, id)) === undefined) throw new NotFoundError('Command');
@@ -394,6 +406,21 @@ export class CommandsService {
         'command completed',
       );
       this.metrics?.commandResults.inc({ outcome: 'recorded' });
+      if (this.resultListener !== null) {
+        let payload: unknown = null;
+        try {
+          payload = JSON.parse(done.payload);
+        } catch {
+          payload = null;
+        }
+        await this.resultListener(agent.clusterId, {
+          id,
+          kind: done.kind,
+          payload,
+          status: body.status,
+          result: body.result ?? null,
+        }).catch((err: unknown) => this.logger.warn({ err, commandId: id }, 'a command result listener failed'));
+      }
       return { id, state: body.status, recorded: true };
     }
     const row = await this.repo.findOfCluster(agent.clusterId, id);

@@ -58,6 +58,24 @@ export class FleetRepository {
       .execute();
   }
 
+  /** Open (firing or acknowledged) incidents of the given orgs' clusters, counted per cluster and severity. */
+  async openIncidentCounts(
+    orgIds: readonly string[],
+  ): Promise<{ cluster_id: string; severity: 'low' | 'medium' | 'high'; n: number }[]> {
+    if (orgIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('incidents')
+      .select(['cluster_id', 'severity', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('open_fingerprint', 'is not', null)
+      .where('cluster_id', 'is not', null)
+      .where('org_id', 'in', orgIds)
+      .groupBy(['cluster_id', 'severity'])
+      .execute();
+    return rows.flatMap((r) =>
+      r.cluster_id === null ? [] : [{ cluster_id: r.cluster_id, severity: r.severity, n: Number(r.n) }],
+    );
+  }
+
   /** Pods of visible clusters in primary-key order (cluster, namespace, name), from `after`. */
   pods(orgIds: readonly string[], filter: PodFilter): Promise<FleetPodRow[]> {
     if (orgIds.length === 0) return Promise.resolve([]);

@@ -34,7 +34,16 @@ export class FleetService {
    * `generatedAt`, so an unchanged fleet revalidates with 304 instead of differing by a timestamp.
    */
   async fleet(scope: AccessScope): Promise<FleetDocument> {
-    const rows = await this.repo.clusters(scope.orgIds);
+    const [rows, incidentCounts] = await Promise.all([
+      this.repo.clusters(scope.orgIds),
+      this.repo.openIncidentCounts(scope.orgIds),
+    ]);
+    const openIncidents = new Map<string, FleetItem['openIncidents']>();
+    for (const c of incidentCounts) {
+      const counts = openIncidents.get(c.cluster_id) ?? { high: 0, medium: 0, low: 0 };
+      counts[c.severity] += c.n;
+      openIncidents.set(c.cluster_id, counts);
+    }
     const byStatus: Record<string, number> = {};
     for (const s of STATUSES) byStatus[s] = 0;
     let nodes = 0;
@@ -61,6 +70,7 @@ export class FleetService {
         kubernetesVersion: row.kubernetes_version,
         agentVersion: row.agent_version,
         summary: toClusterSummary(row),
+        openIncidents: openIncidents.get(row.id) ?? { high: 0, medium: 0, low: 0 },
       };
     });
     const totals: FleetResponse['totals'] = { clusters: rows.length, byStatus, nodes, pods };

@@ -154,6 +154,7 @@ describeEachDatabase('fleet read API', (dialect) => {
           kubernetesVersion: null,
           agentVersion: null,
           summary: first.cluster.summary,
+          openIncidents: { high: 0, medium: 0, low: 0 },
         },
       ]);
       const b = (await get(ownerB, '/api/v1/fleet')).json<FleetResponse>();

@@ -56,6 +56,37 @@ export type WorkloadListener = {
   idle(): Promise<void>;
 };
 
+/**
+ * What one accepted heartbeat showed, for the incident detectors: for `full` every node and pod,
+ * for `delta` what changed, for `same` nothing (the held picture is unchanged).
+ */
+export type HeartbeatObservation = {
+  clusterId: string;
+  orgId: string;
+  at: number;
+  agentVersion: string;
+  logsCapability: boolean;
+  inventory:
+    | { mode: 'full'; nodes: readonly Node[]; pods: readonly Pod[] }
+    | {
+        mode: 'delta';
+        nodes: readonly Node[];
+        pods: readonly Pod[];
+        removedNodes: readonly string[];
+        removedPods: readonly string[];
+      }
+    | { mode: 'same' };
+  events: readonly KubeEvent[];
+  /** The cluster's whole inventory as held in memory (JSON per item), when it is. */
+  held(): { nodes: ReadonlyMap<string, { json: string }>; pods: ReadonlyMap<string, { json: string }> } | undefined;
+};
+
+/** Told after a heartbeat's writes are committed what it showed (incident detection). */
+export type HeartbeatListener = {
+  /** Awaited before the reply; must not throw for the heartbeat's sake (errors are logged). */
+  heartbeatApplied(observation: HeartbeatObservation): Promise<void>;
+};
+
 /** The cluster an agent key belongs to, as authenticated before the body is read. */
 export type AgentIdentity = { clusterId: string; orgId: string; keyHash: string };
 
@@ -169,6 +200,7 @@ export class HeartbeatService {
   /** The body validator of the heartbeat route (compiled once per service). */
   readonly validate = heartbeatValidator();
   private workloadListener: WorkloadListener | null = null;
+  private heartbeatListener: HeartbeatListener | null = null;
 
   constructor(
     readonly repo: HeartbeatRepository,
@@ -185,6 +217,11 @@ export class HeartbeatService {
   /** Who hears about workload changes (one listener). */
   listenForWorkloads(listener: WorkloadListener): void {
     this.workloadListener = listener;
+  }
+
+  /** Who hears what each accepted heartbeat showed (one listener: incident detection). */
+  listenForHeartbeats(listener: HeartbeatListener): void {
+    this.heartbeatListener = listener;
   }
 
   /** The workloads ("Kind/ns/name" → JSON) of a cluster's inventory held in memory, if it is. */
@@ -280,6 +317,7 @@ export class HeartbeatService {
     }
     this.metrics.heartbeats.labels(hb.inventory.mode).inc();
     if (workloads !== null) this.workloadListener?.workloadsChanged(agent.clusterId, workloads);
+    if (applied && this.heartbeatListener !== null) await this.observe(agent, hb, now);
     const reply: HeartbeatReply = { ack: hb.seq, heartbeatIntervalSeconds: this.config.heartbeatIntervalSeconds };
     if (!applied) {
       reply.resendFull = true;
@@ -289,6 +327,40 @@ export class HeartbeatService {
       );
     }
     return reply;
+  }
+
+  private async observe(agent: AgentIdentity, hb: Heartbeat, now: number): Promise<void> {
+    const inv = hb.inventory;
+    const observation: HeartbeatObservation = {
+      clusterId: agent.clusterId,
+      orgId: agent.orgId,
+      at: now,
+      agentVersion: hb.agent.version,
+      logsCapability: hb.agent.capabilities.logs,
+      inventory:
+        inv.mode === 'full'
+          ? { mode: 'full', nodes: inv.nodes, pods: inv.pods ?? [] }
+          : inv.mode === 'delta'
+            ? {
+                mode: 'delta',
+                nodes: inv.upsert.nodes ?? [],
+                pods: inv.upsert.pods ?? [],
+                removedNodes: inv.remove.nodes ?? [],
+                removedPods: inv.remove.pods ?? [],
+              }
+            : { mode: 'same' },
+      events: hb.events,
+      held: () => {
+        const held = this.inventories.get(agent.clusterId)?.inventory;
+        return held === undefined ? undefined : { nodes: held.nodes, pods: held.pods };
+      },
+    };
+    try {
+      await this.heartbeatListener?.heartbeatApplied(observation);
+    } catch (err) {
+      // The heartbeat's own writes are committed; detection catches up on the next one.
+      this.logger.warn({ err, clusterId: agent.clusterId }, 'incident detection failed for a heartbeat');
+    }
   }
 
   private async applyFull(
