@@ -16,11 +16,11 @@ import {
 import { Value } from 'typebox/value';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import { isRecord } from '../../lib/validation.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { roleAtLeast, type AccessScope } from '../orgs/access.js';
+import type { AccessScope } from '../orgs/access.js';
 import type { ClusterPatch, ClusterRow, ClustersRepository } from './clusters.repository.js';
 import { EnrollmentService, type RequestContext } from './enrollment.service.js';
 
@@ -49,7 +49,7 @@ export class ClustersService {
   async create(scope: AccessScope, input: CreateClusterRequest, ctx: RequestContext): Promise<CreateClusterResponse> {
     const labels = input.labels ?? {};
     checkLabelKeys(labels);
-    const orgId = resolveOrg(scope, input.orgId);
+    const orgId = scope.targetOrg(input.orgId, 'member', 'Creating a cluster');
     if (await this.repo.nameTaken(orgId, input.name)) throw nameTaken(input.name);
     const now = this.clock.now();
     const row: ClusterRow = {
@@ -207,30 +207,6 @@ export class ClustersService {
     const doc: unknown = JSON.parse(text);
     return isRecord(doc) ? doc : {};
   }
-}
-
-/** The org a new cluster goes to: the one named, or the caller's only org where they may create. */
-function resolveOrg(scope: AccessScope, orgId: string | undefined): string {
-  if (orgId !== undefined) {
-    scope.require(orgId, 'member', 'Organization');
-    return orgId;
-  }
-  const writable = scope.orgIds.filter((id) => {
-    const role = scope.roleIn(id);
-    return role !== null && roleAtLeast(role, 'member');
-  });
-  const only = writable.length === 1 ? writable[0] : undefined;
-  if (only !== undefined) return only;
-  if (writable.length === 0 && scope.orgIds.length > 0) {
-    throw new ForbiddenError('forbidden', 'Creating a cluster needs the member role in an organization');
-  }
-  throw new BadRequestError(
-    'org_required',
-    writable.length === 0
-      ? 'You belong to no organization; create one first'
-      : 'You belong to several organizations; say which one with orgId',
-    { fields: [{ field: 'body.orgId', message: 'is required' }] },
-  );
 }
 
 const nameTaken = (name: string): ConflictError =>

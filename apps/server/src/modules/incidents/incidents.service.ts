@@ -17,7 +17,7 @@ import { Compile } from 'typebox/compile';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/schema.js';
-import { BadRequestError, ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError } from '../../errors.js';
 import { sha256Hex } from '../../lib/ids.js';
 import { isRecord } from '../../lib/validation.js';
 import type { Logger } from '../../logger.js';
@@ -43,6 +43,7 @@ import {
   type IncidentRow,
   type IncidentSeverity,
 } from './incidents.repository.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 
 /** Fetches the last log lines of a pod for an incident's evidence; resolves null when it cannot. */
 export type EvidenceLogFetcher = (request: {
@@ -813,24 +814,4 @@ function parseEach<T>(entries: Iterable<{ json: string }>, check: { Check(v: unk
     if (v !== undefined) out.push(v);
   }
   return out;
-}
-
-function encodeCursor(openedAt: number, id: string): string {
-  return Buffer.from(JSON.stringify([openedAt, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): readonly [number, string] {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    v = undefined;
-  }
-  if (Array.isArray(v) && v.length === 2) {
-    const [at, id]: unknown[] = v;
-    if (typeof at === 'number' && Number.isInteger(at) && typeof id === 'string') return [at, id];
-  }
-  throw new BadRequestError('invalid_request', 'Invalid request: querystring.cursor: is not a cursor from this API', {
-    fields: [{ field: 'querystring.cursor', message: 'is not a cursor from this API' }],
-  });
 }

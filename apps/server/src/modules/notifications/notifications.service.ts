@@ -11,13 +11,13 @@ import type { Kysely } from 'kysely';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/schema.js';
-import { ForbiddenError, NotFoundError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import { isRecord } from '../../lib/validation.js';
 import type { Logger } from '../../logger.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
-import { roleAtLeast, type AccessScope } from '../orgs/access.js';
+import type { AccessScope } from '../orgs/access.js';
 import {
   invalid,
   parseChannelConfig,
@@ -121,7 +121,7 @@ export class NotificationsService {
     input: CreateNotificationChannelRequest,
     ctx: RequestContext,
   ): Promise<CreatedNotificationChannel> {
-    const orgId = resolveOrg(scope, input.orgId);
+    const orgId = scope.targetOrg(input.orgId, 'admin', 'Creating a notification channel');
     if (input.type === 'email' && this.deps.config.smtp === null) {
       throw invalid(
         'body.type',
@@ -403,28 +403,4 @@ function toChannel(row: ChannelRow, counts: OutboxCounts): NotificationChannel {
       nextAttemptAt: isoOrNull(counts.nextAttemptAt),
     },
   };
-}
-
-/** The org of a new channel: the one named, or the caller's only org where they are admin. */
-function resolveOrg(scope: AccessScope, orgId: string | undefined): string {
-  if (orgId !== undefined) {
-    scope.require(orgId, 'admin', 'Organization');
-    return orgId;
-  }
-  const writable = scope.orgIds.filter((id) => {
-    const role = scope.roleIn(id);
-    return role !== null && roleAtLeast(role, 'admin');
-  });
-  const only = writable.length === 1 ? writable[0] : undefined;
-  if (only !== undefined) return only;
-  if (writable.length === 0 && scope.orgIds.length > 0) {
-    throw new ForbiddenError('forbidden', 'Creating a notification channel needs the admin role in an organization');
-  }
-  throw invalid(
-    'body.orgId',
-    writable.length === 0
-      ? 'is required: you belong to no organization'
-      : 'is required: you are an admin of several organizations; name one',
-    'org_required',
-  );
 }

@@ -1,5 +1,5 @@
 import type { Role } from '@niro/protocol';
-import { ForbiddenError, NotFoundError } from '../../errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors.js';
 
 const RANK: Record<Role, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 
@@ -41,5 +41,33 @@ export class AccessScope {
       throw new ForbiddenError('forbidden', `This needs the ${min} role; you are ${role}`);
     }
     return role;
+  }
+
+  /**
+   * The org a new thing goes to: the one named (`body.orgId`, checked for `min`), or else the
+   * caller's only org where they hold `min`. `action` completes "… needs the admin role", e.g.
+   * "Creating a cluster".
+   */
+  targetOrg(orgId: string | undefined, min: Role, action: string): string {
+    if (orgId !== undefined) {
+      this.require(orgId, min, 'Organization');
+      return orgId;
+    }
+    const writable = this.orgIds.filter((id) => {
+      const role = this.roleIn(id);
+      return role !== null && roleAtLeast(role, min);
+    });
+    const only = writable.length === 1 ? writable[0] : undefined;
+    if (only !== undefined) return only;
+    if (writable.length === 0 && this.orgIds.length > 0) {
+      throw new ForbiddenError('forbidden', `${action} needs the ${min} role in an organization`);
+    }
+    const why =
+      writable.length === 0
+        ? 'you belong to no organization; create one first'
+        : `you have the ${min} role in several organizations; say which one with orgId`;
+    throw new BadRequestError('org_required', `Invalid request: body.orgId: is required: ${why}`, {
+      fields: [{ field: 'body.orgId', message: `is required: ${why}` }],
+    });
   }
 }

@@ -20,7 +20,6 @@ import {
 } from '@niro/protocol';
 import { canonicalJson } from '@niro/protocol/inventory-hash';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
-import { BadRequestError } from '../../errors.js';
 import { newId, sha256Hex } from '../../lib/ids.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { isRecord } from '../../lib/validation.js';
@@ -39,6 +38,7 @@ import {
   RUNTIME_RULES_WITH_OBJECTS,
   workloadObject,
 } from './runtime-workloads.js';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 
 /** Where the latest workloads of a cluster are read ("Kind/ns/name" → workload JSON). */
 export type WorkloadSource = {
@@ -523,25 +523,4 @@ function asSeverity(value: string): Severity {
 
 function asCategory(value: string): PolicyCategory {
   return CATEGORIES.find((c) => c === value) ?? 'reliability';
-}
-
-/** Cursors are opaque to clients: the last row's rank and id, base64url JSON. */
-function encodeCursor(rank: number, id: string): string {
-  return Buffer.from(JSON.stringify([rank, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): readonly [number, string] {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    v = undefined;
-  }
-  if (Array.isArray(v) && v.length === 2) {
-    const [rank, id]: unknown[] = v;
-    if (typeof rank === 'number' && Number.isInteger(rank) && typeof id === 'string') return [rank, id];
-  }
-  throw new BadRequestError('invalid_request', 'Invalid request: querystring.cursor: is not a cursor from this API', {
-    fields: [{ field: 'querystring.cursor', message: 'is not a cursor from this API' }],
-  });
 }

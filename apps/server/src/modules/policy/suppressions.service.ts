@@ -1,12 +1,12 @@
 import { ruleById } from '@niro/policy';
 import type { CreateSuppressionRequest, Suppression, SuppressionList, SuppressionsQuery } from '@niro/protocol';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { Logger } from '../../logger.js';
 import type { ClustersService } from '../clusters/clusters.service.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
-import { roleAtLeast, type AccessScope } from '../orgs/access.js';
+import type { AccessScope } from '../orgs/access.js';
 import { isDuplicateSuppression, type SuppressionRow, type SuppressionsRepository } from './suppressions.repository.js';
 
 /**
@@ -58,7 +58,7 @@ export class SuppressionsService {
       orgId = cluster.org_id;
       clusterId = cluster.id;
     } else {
-      orgId = resolveOrg(scope, input.orgId);
+      orgId = scope.targetOrg(input.orgId, 'member', 'Suppressing a finding');
     }
     const row: SuppressionRow = {
       id: newId(now),
@@ -165,27 +165,3 @@ const exists = (row: SuppressionRow): ConflictError =>
       (row.cluster_id === null ? 'in every cluster of the organization' : 'in this cluster'),
     { id: row.id },
   );
-
-/** The org of a cluster-less suppression: the one named, or the caller's only org where they may write. */
-function resolveOrg(scope: AccessScope, orgId: string | undefined): string {
-  if (orgId !== undefined) {
-    scope.require(orgId, 'member', 'Organization');
-    return orgId;
-  }
-  const writable = scope.orgIds.filter((id) => {
-    const role = scope.roleIn(id);
-    return role !== null && roleAtLeast(role, 'member');
-  });
-  const only = writable.length === 1 ? writable[0] : undefined;
-  if (only !== undefined) return only;
-  if (writable.length === 0 && scope.orgIds.length > 0) {
-    throw new ForbiddenError('forbidden', 'Suppressing a finding needs the member role in an organization');
-  }
-  throw invalid(
-    'org_required',
-    'body.orgId',
-    writable.length === 0
-      ? 'is required: you belong to no organization'
-      : 'is required: you belong to several organizations; name one, or give clusterId',
-  );
-}
