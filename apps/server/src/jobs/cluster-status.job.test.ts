@@ -5,7 +5,7 @@ import {
   clusterOfflineFingerprint,
   FLEET_CONNECTIVITY_FINGERPRINT,
 } from '../modules/incidents/incidents.repository.js';
-import { createTestApp, type TestApp } from '../test-support/app.js';
+import { bearer, createTestApp, type TestApp } from '../test-support/app.js';
 import { enrollTestCluster } from '../test-support/clusters.js';
 import { describeEachDatabase } from '../test-support/databases.js';
 import { sendHeartbeat } from '../test-support/heartbeats.js';
@@ -155,6 +155,22 @@ describeEachDatabase('cluster status job', (dialect) => {
       fingerprint: FLEET_CONNECTIVITY_FINGERPRINT,
     });
     expect(open[0]?.title).toBe('6 of 10 clusters stopped reporting at the same time');
+    // Everyone sees it in the incidents list, whatever their org; nobody can acknowledge it away.
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/incidents?state=open',
+      headers: bearer(clusters[0]!.owner.token),
+    });
+    expect(listed.json<{ items: { type: string; id: string }[] }>().items.map((i) => i.type)).toEqual([
+      'fleet_connectivity',
+    ]);
+    const ack = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/incidents/${open[0]?.id}/ack`,
+      headers: bearer(clusters[0]!.owner.token),
+      payload: {},
+    });
+    expect(ack.statusCode).toBe(409);
 
     // Still silent on the next passes: still one incident.
     t.clock.advance(30 * SECOND);

@@ -257,7 +257,8 @@ export class IncidentsRepository {
       .leftJoin('clusters', 'clusters.id', 'incidents.cluster_id')
       .selectAll('incidents')
       .select('clusters.name as cluster_name')
-      .where('incidents.org_id', 'in', orgIds);
+      // Fleet-wide incidents (fleet_connectivity) belong to no org and concern everyone.
+      .where((eb) => eb.or([eb('incidents.org_id', 'in', orgIds), eb('incidents.org_id', 'is', null)]));
     if (filter.clusterId !== undefined) q = q.where('incidents.cluster_id', '=', filter.clusterId);
     if (filter.type !== undefined) q = q.where('incidents.type', '=', filter.type);
     if (filter.severities !== undefined) q = q.where('incidents.severity', 'in', filter.severities);
