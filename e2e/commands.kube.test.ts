@@ -72,6 +72,18 @@ describeWithKube('commands on a real Kubernetes API server', (kube) => {
     );
   }
 
+  async function niroGet<T>(path: string): Promise<T> {
+    const res = await fetch(`${niro.server.url}${path}`, { headers: { authorization: `Bearer ${userToken}` } });
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as T;
+  }
+  const incidents = async (query: string) =>
+    (
+      await niroGet<{ items: { id: string; severity: string; scope: string }[] }>(
+        `/api/v1/incidents?cluster=${cluster.id}&${query}`,
+      )
+    ).items;
+
   const actions = (c: Command): Record<string, string> => {
     const objects = (c.result?.objects ?? []) as ObjectResult[];
     return Object.fromEntries(objects.map((o) => [`${o.kind}/${o.name}`, o.action]));
@@ -186,6 +198,9 @@ spec:
     const deployment = ((diff.result?.objects ?? []) as ObjectResult[]).find((o) => o.kind === 'Deployment');
     expect(deployment?.action).toBe('drifted');
     expect(deployment?.fields).toContain('spec.replicas');
+    // The drift is an incident (DESIGN 4.2: medium), scoped to the deployment.
+    const drift = await incidents(`type=drift_detected&state=open`);
+    expect(drift.map((i) => `${i.severity} ${i.scope}`)).toEqual([`medium ${DEPLOYMENT_ID}`]);
 
     const deleted = await run('delete', { deploymentId: DEPLOYMENT_ID });
     expect(deleted.state).toBe('succeeded');
@@ -195,6 +210,33 @@ spec:
     });
     expect(left.stdout.trim()).toBe('');
   }, 120_000);
+
+  it('opens deployment_failed when an apply for a deployment partly fails, and resolves it with a successful apply', async () => {
+    const good = `apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings, namespace: default }
+data: { mode: production }
+`;
+    const bad = `apiVersion: v1
+kind: ConfigMap
+metadata: { name: broken, namespace: default }
+data: { replicas: { nested: true } }
+`;
+    const partial = await run('apply', { manifests: `${good}---\n${bad}`, deploymentId: 'dep-e2e-broken' });
+    expect(partial.state).toBe('partial');
+    const failed = await incidents('type=deployment_failed&state=open');
+    expect(failed.map((i) => `${i.severity} ${i.scope}`)).toEqual(['high dep-e2e-broken']);
+    const detail = await niroGet<{ evidence: { failed?: { name: string; message: string | null }[] } }>(
+      `/api/v1/incidents/${failed[0]?.id}`,
+    );
+    expect(detail.evidence.failed?.map((f) => f.name)).toEqual(['broken']);
+    expect(detail.evidence.failed?.[0]?.message).toEqual(expect.any(String));
+
+    const fixed = await run('apply', { manifests: good, deploymentId: 'dep-e2e-broken', prune: true });
+    expect(fixed.state).toBe('succeeded');
+    expect(await incidents('type=deployment_failed&state=open')).toEqual([]);
+    expect((await run('delete', { deploymentId: 'dep-e2e-broken' })).state).toBe('succeeded');
+  }, 90_000);
 
   it("streams a pod's logs to a server-sent events client, following new lines, and stops in the agent when the client goes away", async ({
     annotate,

@@ -163,8 +163,12 @@ export function createServices(deps: {
   incidents.fetchLogsWith((request) => fetchEvidenceLogs(logs, request));
   statusJob.afterPass(() => incidents.notifyMissed());
   commands.onResult((clusterId, command) => {
-    if (command.kind !== 'diff') return Promise.resolve();
-    return incidents.diffResult(clusterId, command.payload, command.status, command.result);
+    if (command.kind === 'diff')
+      return incidents.diffResult(clusterId, command.payload, command.status, command.result);
+    if (command.kind === 'apply') {
+      return incidents.applyResult(clusterId, command.payload, command.status, command.result);
+    }
+    return Promise.resolve();
   });
   return {
     config,

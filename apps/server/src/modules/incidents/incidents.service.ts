@@ -563,6 +563,41 @@ export class IncidentsService implements HeartbeatListener {
     }
   }
 
+  /**
+   * An `apply` command's result for a deployment (its payload names a `deploymentId`): `failed`
+   * or `partial` opens deployment_failed with the objects that failed as evidence; a successful
+   * apply resolves it. Applies outside a deployment open nothing: their caller sees the result.
+   */
+  async applyResult(clusterId: string, payload: unknown, status: string, result: unknown): Promise<void> {
+    const deploymentId = isRecord(payload) && typeof payload.deploymentId === 'string' ? payload.deploymentId : null;
+    if (deploymentId === null) return;
+    if (status === 'succeeded') {
+      await this.deploymentRecovered(clusterId, deploymentId);
+      return;
+    }
+    if (status !== 'failed' && status !== 'partial') return;
+    const objects = isRecord(result) && Array.isArray(result.objects) ? result.objects.filter(isObjectResult) : [];
+    const failed = objects.filter((r) => r.action === 'failed');
+    await this.open({
+      clusterId,
+      type: 'deployment_failed',
+      scope: deploymentId,
+      title:
+        status === 'failed'
+          ? `Apply of deployment ${deploymentId} failed`
+          : `Apply of deployment ${deploymentId} failed for ${failed.length} of ${objects.length} objects`,
+      details: { deploymentId, status, objects: objects.length, failed: failed.length },
+      evidence: {
+        failed: failed.slice(0, 50).map((r) => ({
+          kind: r.kind,
+          namespace: r.namespace ?? null,
+          name: r.name,
+          message: r.message ?? null,
+        })),
+      },
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
   // API
 
@@ -729,6 +764,7 @@ function isObjectResult(v: unknown): v is ObjectResult {
     typeof v.name === 'string' &&
     typeof v.action === 'string' &&
     (v.namespace === undefined || typeof v.namespace === 'string') &&
+    (v.message === undefined || typeof v.message === 'string') &&
     (v.fields === undefined || (Array.isArray(v.fields) && v.fields.every((f) => typeof f === 'string')))
   );
 }
