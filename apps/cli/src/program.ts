@@ -1,8 +1,10 @@
 import { NiroApiError } from '@niro/protocol';
 import { Command, CommanderError, Option } from 'commander';
+import { registerChannelCommands } from './commands/channels.js';
 import { registerClusterCommands } from './commands/clusters.js';
 import { registerCommandsCommands } from './commands/commands.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerIncidentCommands } from './commands/incidents.js';
 import { LintExit, registerLintCommand } from './commands/lint.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -37,6 +39,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerDemoCommand(program, ctx);
   registerLintCommand(program, ctx, CLI_VERSION);
   registerSuppressionCommands(program, ctx);
+  registerIncidentCommands(program, ctx);
+  registerChannelCommands(program, ctx);
   return program;
 }
 

@@ -11,16 +11,25 @@ import type {
   CreateClusterRequest,
   CreateClusterResponse,
   CreatedApiToken,
+  CreatedNotificationChannel,
+  CreateNotificationChannelRequest,
   EvaluatePolicyRequest,
   EvaluatePolicyResponse,
   FindingPage,
   FindingsQuery,
   FleetResponse,
   ImageRow,
+  IncidentDetail,
+  IncidentPage,
+  IncidentsQuery,
   Me,
+  NotificationChannel,
+  NotificationChannelList,
+  NotificationTestResult,
   PodRow,
   PolicyRuleList,
   UpdateClusterRequest,
+  UpdateNotificationChannelRequest,
 } from './api.js';
 import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from './agent.js';
 
@@ -187,6 +196,44 @@ export class ApiClient {
   }
   findings(query?: FindingsQuery): Promise<FindingPage> {
     return this.request('GET', '/api/v1/findings', undefined, query);
+  }
+
+  // Incidents
+  /** Newest first; `severity` means this severity or above, `state: 'open'` firing and acknowledged. */
+  listIncidents(query?: IncidentsQuery): Promise<IncidentPage> {
+    return this.request('GET', '/api/v1/incidents', undefined, query);
+  }
+  getIncident(id: string): Promise<IncidentDetail> {
+    return this.request('GET', `/api/v1/incidents/${encodeURIComponent(id)}`);
+  }
+  acknowledgeIncident(id: string, note?: string): Promise<IncidentDetail> {
+    return this.request('POST', `/api/v1/incidents/${encodeURIComponent(id)}/ack`, note === undefined ? {} : { note });
+  }
+  /** Only a resolved incident can be deleted (409 `incident_open` otherwise). */
+  deleteIncident(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/incidents/${encodeURIComponent(id)}`);
+  }
+
+  // Notification channels
+  listNotificationChannels(): Promise<NotificationChannelList> {
+    return this.request('GET', '/api/v1/notification-channels');
+  }
+  getNotificationChannel(id: string): Promise<NotificationChannel> {
+    return this.request('GET', `/api/v1/notification-channels/${encodeURIComponent(id)}`);
+  }
+  /** A webhook's `signingSecret` is in this reply only. */
+  createNotificationChannel(req: CreateNotificationChannelRequest): Promise<CreatedNotificationChannel> {
+    return this.request('POST', '/api/v1/notification-channels', req);
+  }
+  updateNotificationChannel(id: string, req: UpdateNotificationChannelRequest): Promise<NotificationChannel> {
+    return this.request('PATCH', `/api/v1/notification-channels/${encodeURIComponent(id)}`, req);
+  }
+  deleteNotificationChannel(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/notification-channels/${encodeURIComponent(id)}`);
+  }
+  /** Sends a test notification now; a receiver's refusal is `{ delivered: false, error }`, not a throw. */
+  testNotificationChannel(id: string): Promise<NotificationTestResult> {
+    return this.request('POST', `/api/v1/notification-channels/${encodeURIComponent(id)}/test`);
   }
 
   // Logs
