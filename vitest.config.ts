@@ -10,7 +10,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'e2e/**/*.test.ts',
     ],
-    globalSetup: ['./vitest.global-setup.ts'],
+    globalSetup: ['./vitest.global-setup.ts', './apps/server/src/modules/web/test-support/web-global-setup.ts'],
     // Two cores: two workers, each test file owns its databases.
     pool: 'forks',
     maxWorkers: 2,

@@ -22,6 +22,7 @@ import { registerPolicyRoutes } from './modules/policy/policy.routes.js';
 import { registerSuppressionRoutes } from './modules/policy/suppressions.routes.js';
 import { registerNotificationRoutes } from './modules/notifications/notifications.routes.js';
 import { registerIncidentRoutes } from './modules/incidents/incidents.routes.js';
+import { registerWebRoutes } from './modules/web/web.routes.js';
 import type { Services } from './services.js';
 
 export type { App };
@@ -112,6 +113,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerNotificationRoutes(app, services);
   registerIncidentRoutes(app, services);
   registerAgentGateway(app, services);
+  await registerWebRoutes(app, services);
 
   await app.ready();
   return app;

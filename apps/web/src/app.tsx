@@ -1,0 +1,55 @@
+import '@mantine/core/styles.css';
+import { ColorSchemeScript, MantineProvider, createTheme, mantineHtmlProps } from '@mantine/core';
+import { FleetPage } from './features/fleet/fleet-page.js';
+import { LoginPage } from './features/login/login-page.js';
+import { BOOT_ELEMENT_ID, inlineJson, type PageProps } from './page-input.js';
+
+const theme = createTheme({ primaryColor: 'indigo', defaultRadius: 'sm' });
+
+export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: string[] } };
+
+/**
+ * The whole document, rendered by the server and hydrated by the browser. The <noscript> style
+ * is what makes the streamed fleet visible without JavaScript: React reveals a streamed Suspense
+ * boundary with an inline script, so without scripts the fallback is hidden by hand and the
+ * streamed segment (a hidden div React appends after the shell) is shown where it arrived.
+ */
+export function Document({ boot, fleet, assets }: DocumentProps) {
+  const title = boot.page === 'login' ? (boot.needsSetup ? 'Set up Niro' : 'Sign in · Niro') : 'Fleet · Niro';
+  return (
+    <html lang="en" {...mantineHtmlProps}>
+      <head>
+        <meta charSet="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{title}</title>
+        <ColorSchemeScript defaultColorScheme="auto" />
+        {assets.styles.map((href) => (
+          <link key={href} rel="stylesheet" href={href} />
+        ))}
+        <noscript>
+          <style>{'.niro-stream-fallback{display:none}div[hidden][id^="S:"]{display:block!important}'}</style>
+        </noscript>
+      </head>
+      <body>
+        <script
+          type="application/json"
+          id={BOOT_ELEMENT_ID}
+          dangerouslySetInnerHTML={{ __html: inlineJson(JSON.stringify({ boot, assets })) }}
+        />
+        <App boot={boot} fleet={fleet} />
+      </body>
+    </html>
+  );
+}
+
+export function App({ boot, fleet }: PageProps) {
+  return (
+    <MantineProvider theme={theme} defaultColorScheme="auto">
+      {boot.page === 'login' ? (
+        <LoginPage next={boot.next} needsSetup={boot.needsSetup} />
+      ) : (
+        <FleetPage email={boot.email} fleet={fleet} />
+      )}
+    </MantineProvider>
+  );
+}

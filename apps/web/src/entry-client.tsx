@@ -1,0 +1,49 @@
+import { hydrateRoot } from 'react-dom/client';
+import { Document } from './app.js';
+import { parseFleet, type FleetSnapshot } from './lib/fleet-data.js';
+import { BOOT_ELEMENT_ID, FLEET_ELEMENT_ID, safeNext, type PageBoot } from './page-input.js';
+
+type Boot = { boot: PageBoot; assets: { scripts: string[]; styles: string[] } };
+
+function readJson(id: string): unknown {
+  const text = document.getElementById(id)?.textContent;
+  return text === undefined || text === null || text === '' ? null : JSON.parse(text);
+}
+
+function readBoot(): Boot {
+  const raw = readJson(BOOT_ELEMENT_ID);
+  if (typeof raw !== 'object' || raw === null || !('boot' in raw) || !('assets' in raw)) {
+    throw new Error('The page has no boot data');
+  }
+  const { boot, assets } = raw;
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s) => typeof s === 'string') : []);
+  const a = typeof assets === 'object' && assets !== null ? assets : {};
+  const parsedAssets = {
+    scripts: strings('scripts' in a ? a.scripts : []),
+    styles: strings('styles' in a ? a.styles : []),
+  };
+  if (typeof boot !== 'object' || boot === null || !('page' in boot)) throw new Error('The page has no boot data');
+  if (boot.page === 'fleet' && 'email' in boot && typeof boot.email === 'string') {
+    return { boot: { page: 'fleet', email: boot.email }, assets: parsedAssets };
+  }
+  const next = 'next' in boot && typeof boot.next === 'string' ? boot.next : '/';
+  const needsSetup = 'needsSetup' in boot && boot.needsSetup === true;
+  return { boot: { page: 'login', next: safeNext(next), needsSetup }, assets: parsedAssets };
+}
+
+/**
+ * The fleet streamed with the page, as an already-settled promise: `use()` reads a thenable whose
+ * `status` is 'fulfilled' synchronously, so hydration does not suspend again. Module scripts run
+ * after the whole document was parsed, so the streamed data is in the DOM by now.
+ */
+function streamedFleet(): Promise<FleetSnapshot> {
+  const raw = readJson(FLEET_ELEMENT_ID);
+  if (typeof raw !== 'object' || raw === null || !('fleet' in raw) || !('etag' in raw)) {
+    throw new Error('The page has no streamed fleet data');
+  }
+  const value: FleetSnapshot = { fleet: parseFleet(raw.fleet), etag: typeof raw.etag === 'string' ? raw.etag : '' };
+  return Object.assign(Promise.resolve(value), { status: 'fulfilled', value });
+}
+
+const { boot, assets } = readBoot();
+hydrateRoot(document, <Document boot={boot} fleet={boot.page === 'fleet' ? streamedFleet() : null} assets={assets} />);

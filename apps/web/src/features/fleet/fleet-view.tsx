@@ -1,0 +1,258 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { Badge, Group, NativeSelect, Table, Text, TextInput } from '@mantine/core';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { FleetItem } from '@niro/protocol';
+import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
+import { formatAge } from './format-age.js';
+
+export const POLL_INTERVAL_MS = 5000;
+const ROW_HEIGHT_PX = 44;
+
+const STATUS_COLOR: Record<FleetItem['status'], string> = {
+  critical: 'red',
+  warning: 'yellow',
+  unknown: 'gray',
+  offline: 'dark',
+  pending: 'blue',
+  healthy: 'green',
+};
+/** Worst first: the order of the status sort and of the filter. */
+const STATUS_RANK: Record<FleetItem['status'], number> = {
+  critical: 0,
+  offline: 1,
+  unknown: 2,
+  warning: 3,
+  pending: 4,
+  healthy: 5,
+};
+const STATUSES = Object.keys(STATUS_RANK);
+const ENVIRONMENTS = ['production', 'staging', 'dev', 'unspecified'];
+
+type Sort = 'status' | 'name' | 'heartbeat';
+
+/**
+ * The fleet table. The first render (server, then hydration) shows every row as plain HTML so
+ * the page works without JavaScript; once mounted it virtualises the rows, ticks the heartbeat
+ * ages and polls GET /api/v1/fleet with If-None-Match.
+ */
+export function FleetView({ initial }: { initial: FleetSnapshot }) {
+  const [snapshot, setSnapshot] = useState(initial);
+  const [mounted, setMounted] = useState(false);
+  // The server's clock for the first render (identical on both sides), the browser's after that.
+  const [nowMs, setNowMs] = useState(() => Date.parse(initial.fleet.generatedAt));
+  const [status, setStatus] = useState('all');
+  const [environment, setEnvironment] = useState('all');
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<Sort>('status');
+  const [pollError, setPollError] = useState<string | null>(null);
+  const etag = useRef(initial.etag);
+
+  useEffect(() => {
+    setMounted(true);
+    setNowMs(Date.now());
+    const tick = setInterval(() => setNowMs(Date.now()), 1000);
+    let stopped = false;
+    const poll = async (): Promise<void> => {
+      try {
+        const res = await fetch('/api/v1/fleet', {
+          headers: { 'if-none-match': etag.current, accept: 'application/json' },
+          cache: 'no-store',
+        });
+        if (res.status === 401) {
+          window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+          return;
+        }
+        if (res.status === 304) {
+          setPollError(null);
+          return;
+        }
+        if (!res.ok) throw new Error(`the server answered ${res.status}`);
+        const fleet = parseFleet(await res.json());
+        etag.current = res.headers.get('etag') ?? '';
+        if (!stopped) setSnapshot({ fleet, etag: etag.current });
+        setPollError(null);
+      } catch (err) {
+        setPollError(err instanceof Error ? err.message : String(err));
+      }
+    };
+    const timer = setInterval(() => void poll(), POLL_INTERVAL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(tick);
+      clearInterval(timer);
+    };
+  }, []);
+
+  const rows = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    const picked = snapshot.fleet.clusters.filter(
+      (c) =>
+        (status === 'all' || c.status === status) &&
+        (environment === 'all' || c.environment === environment) &&
+        (q === '' ||
+          c.name.toLowerCase().includes(q) ||
+          Object.entries(c.labels).some(([k, v]) => `${k}=${v}`.toLowerCase().includes(q))),
+    );
+    const byName = (a: FleetItem, b: FleetItem): number => a.name.localeCompare(b.name);
+    const heartbeat = (c: FleetItem): number => (c.lastHeartbeatAt === null ? 0 : Date.parse(c.lastHeartbeatAt));
+    if (sort === 'name') picked.sort(byName);
+    else if (sort === 'heartbeat') picked.sort((a, b) => heartbeat(a) - heartbeat(b) || byName(a, b));
+    else picked.sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || byName(a, b));
+    return picked;
+  }, [snapshot, status, environment, query, sort]);
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT_PX,
+    overscan: 12,
+  });
+  const items = mounted ? virtualizer.getVirtualItems() : null;
+  const padTop = items !== null && items.length > 0 ? (items[0]?.start ?? 0) : 0;
+  const padBottom =
+    items !== null && items.length > 0 ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
+  const visible = items === null ? rows : items.flatMap((v) => rows[v.index] ?? []);
+  const totals = snapshot.fleet.totals;
+
+  return (
+    <section aria-label="Clusters">
+      <Group gap="lg" mb="sm" data-testid="fleet-totals">
+        <Text size="sm">
+          <b>{totals.clusters}</b> clusters
+        </Text>
+        {(['critical', 'warning', 'offline', 'unknown', 'healthy'] as const).map((s) => (
+          <Text size="sm" key={s}>
+            <Badge color={STATUS_COLOR[s]} variant="light" size="sm">
+              {s}
+            </Badge>{' '}
+            {totals.byStatus[s] ?? 0}
+          </Text>
+        ))}
+        <Text size="sm">{totals.nodes} nodes</Text>
+        <Text size="sm">{totals.pods} pods</Text>
+        {pollError !== null && (
+          <Text size="sm" c="red" role="status">
+            Update failed: {pollError}
+          </Text>
+        )}
+      </Group>
+      <Group gap="sm" mb="sm" align="end">
+        <TextInput
+          label="Search"
+          placeholder="name or label=value"
+          value={query}
+          onChange={(e) => setQuery(e.currentTarget.value)}
+          disabled={!mounted}
+        />
+        <NativeSelect
+          label="Status"
+          data={['all', ...STATUSES]}
+          value={status}
+          onChange={(e) => setStatus(e.currentTarget.value)}
+          disabled={!mounted}
+        />
+        <NativeSelect
+          label="Environment"
+          data={['all', ...ENVIRONMENTS]}
+          value={environment}
+          onChange={(e) => setEnvironment(e.currentTarget.value)}
+          disabled={!mounted}
+        />
+        <NativeSelect
+          label="Sort"
+          data={[
+            { value: 'status', label: 'Status (worst first)' },
+            { value: 'name', label: 'Name' },
+            { value: 'heartbeat', label: 'Oldest heartbeat' },
+          ]}
+          value={sort}
+          onChange={(e) =>
+            setSort(
+              e.currentTarget.value === 'name' || e.currentTarget.value === 'heartbeat'
+                ? e.currentTarget.value
+                : 'status',
+            )
+          }
+          disabled={!mounted}
+        />
+      </Group>
+      <div ref={scrollRef} style={{ maxHeight: 'calc(100vh - 220px)', minHeight: 200, overflow: 'auto' }}>
+        <Table striped highlightOnHover stickyHeader verticalSpacing={6} data-testid="fleet-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Cluster</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Environment</Table.Th>
+              <Table.Th>Kubernetes</Table.Th>
+              <Table.Th>Nodes</Table.Th>
+              <Table.Th>Pods</Table.Th>
+              <Table.Th>Incidents</Table.Th>
+              <Table.Th>Agent</Table.Th>
+              <Table.Th>Heartbeat</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {padTop > 0 && <tr style={{ height: padTop }} aria-hidden="true" />}
+            {visible.map((c) => (
+              <ClusterRow key={c.id} cluster={c} nowMs={nowMs} />
+            ))}
+            {padBottom > 0 && <tr style={{ height: padBottom }} aria-hidden="true" />}
+          </Table.Tbody>
+        </Table>
+        {rows.length === 0 && (
+          <Text c="dimmed" p="md">
+            {snapshot.fleet.clusters.length === 0 ? 'No clusters yet.' : 'No cluster matches the filters.'}
+          </Text>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }) {
+  const labels = Object.entries(c.labels);
+  const { high, medium, low } = c.openIncidents;
+  return (
+    <Table.Tr data-cluster={c.name} data-status={c.status} style={{ height: ROW_HEIGHT_PX }}>
+      <Table.Td>
+        <Text fw={600} size="sm">
+          {c.name}
+        </Text>
+        {labels.length > 0 && (
+          <Text size="xs" c="dimmed">
+            {labels.map(([k, v]) => `${k}=${v}`).join(' ')}
+          </Text>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Badge color={STATUS_COLOR[c.status]} variant="filled" data-testid="status">
+          {c.status}
+        </Badge>
+      </Table.Td>
+      <Table.Td>{c.environment}</Table.Td>
+      <Table.Td>{c.kubernetesVersion ?? '—'}</Table.Td>
+      <Table.Td>
+        {c.summary.nodesReady}/{c.summary.nodesTotal}
+      </Table.Td>
+      <Table.Td>
+        {c.summary.podsRunning}/{c.summary.podsTotal}
+      </Table.Td>
+      <Table.Td>
+        {high + medium + low === 0 ? (
+          <Text size="sm" c="dimmed">
+            none
+          </Text>
+        ) : (
+          <Group gap={4}>
+            {high > 0 && <Badge color="red" variant="light">{`${high} high`}</Badge>}
+            {medium > 0 && <Badge color="orange" variant="light">{`${medium} medium`}</Badge>}
+            {low > 0 && <Badge color="yellow" variant="light">{`${low} low`}</Badge>}
+          </Group>
+        )}
+      </Table.Td>
+      <Table.Td>{c.agentVersion ?? '—'}</Table.Td>
+      <Table.Td>{c.lastHeartbeatAt === null ? 'never' : formatAge(nowMs - Date.parse(c.lastHeartbeatAt))}</Table.Td>
+    </Table.Tr>
+  );
+}

@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApiClient, type Environment } from '@niro/protocol';
+import {
+  SimulatedAgent,
+  createAgentDispatcher,
+  generateClusterInventory,
+  type AgentCredentials,
+  type ClusterInventory,
+} from '@niro/testkit';
+import type { Dispatcher } from 'undici';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
+
+const browserInfo = inject('browser');
+const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
+const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
+
+const email = 'admin@example.test';
+const password = 'dashboard e2e passphrase 42';
+const SCREENSHOT = path.resolve(import.meta.dirname, '..', 'docs', 'images', 'fleet-overview.png');
+
+const FLEET: { name: string; environment: Environment; labels: Record<string, string>; nodes: number; pods: number }[] =
+  [
+    { name: 'shop-berlin', environment: 'production', labels: { region: 'eu', site: 'shop' }, nodes: 3, pods: 42 },
+    { name: 'shop-hamburg', environment: 'production', labels: { region: 'eu', site: 'shop' }, nodes: 3, pods: 38 },
+    { name: 'factory-lyon', environment: 'production', labels: { region: 'eu', site: 'factory' }, nodes: 5, pods: 64 },
+    { name: 'edge-oslo', environment: 'staging', labels: { region: 'eu', tier: 'edge' }, nodes: 1, pods: 18 },
+    { name: 'homelab', environment: 'dev', labels: { owner: 'ops' }, nodes: 2, pods: 25 },
+    { name: 'rack-frankfurt', environment: 'production', labels: { region: 'eu', site: 'dc' }, nodes: 8, pods: 96 },
+    { name: 'ci-runners', environment: 'staging', labels: { team: 'platform' }, nodes: 4, pods: 30 },
+  ];
+
+/** The first application pod of the inventory in CrashLoopBackOff: a high incident, so the cluster turns critical. */
+function crashLooping(inv: ClusterInventory): ClusterInventory {
+  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
+  return {
+    ...inv,
+    pods: inv.pods.map((p, n) =>
+      n !== i
+        ? p
+        : {
+            ...p,
+            containers: p.containers.map((c) => ({
+              ...c,
+              ready: false,
+              state: 'waiting' as const,
+              reason: 'CrashLoopBackOff',
+              restarts: c.restarts + 6,
+            })),
+          },
+    ),
+  };
+}
+
+describeBrowser(`dashboard in Chromium (a real server process, simulated agents)${suffix}`, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  let dispatcher: Dispatcher;
+  const agents = new Map<string, SimulatedAgent>();
+  const credentials = new Map<string, AgentCredentials>();
+
+  beforeAll(async () => {
+    server = await startServerProcess({});
+    dispatcher = createAgentDispatcher({ connections: 4 });
+    browser = await chromium.launch({
+      executablePath: browserInfo.executablePath ?? undefined,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 760 }, colorScheme: 'light' });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const agent of agents.values()) await agent.stop();
+    await dispatcher?.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('creates the first admin on a new server and lands on the fleet', async () => {
+    await page.goto(`${server.url}/`);
+    await page.waitForURL('**/login?next=/');
+    await page.getByRole('heading', { name: 'Create the first admin' }).waitFor();
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await page.waitForURL(`${server.url}/`);
+    await page.getByText('No clusters yet.').waitFor();
+  });
+
+  it('shows the simulated fleet, and a cluster turns critical within a poll when a pod crash-loops', async ({
+    annotate,
+  }) => {
+    const anonymous = new ApiClient({ baseUrl: server.url });
+    const { token } = await anonymous.createToken(email, password, 'web-e2e');
+    const api = new ApiClient({ baseUrl: server.url, token });
+    for (const c of FLEET) {
+      const created = await api.createCluster({ name: c.name, environment: c.environment, labels: c.labels });
+      const inventory = generateClusterInventory({ nodes: c.nodes, pods: c.pods, seed: c.name, clusterName: c.name });
+      const agent = new SimulatedAgent({ url: server.url, dispatcher, inventory, seed: c.name, churn: false });
+      credentials.set(c.name, await agent.enroll(created.enrollment.token));
+      await agent.heartbeatOnce();
+      agents.set(c.name, agent);
+    }
+
+    await page.reload();
+    for (const c of FLEET) await page.locator(`tr[data-cluster="${c.name}"]`).waitFor();
+    const berlin = page.locator('tr[data-cluster="shop-berlin"]');
+    expect(await berlin.getAttribute('data-status')).toBe('healthy');
+    await expect.poll(() => berlin.textContent()).toMatch(/\d+ s ago|just now/);
+
+    // The agent now reports a crash-looping pod; the page's next poll shows the cluster critical.
+    const agent = agents.get('shop-berlin');
+    const creds = credentials.get('shop-berlin');
+    if (agent === undefined || creds === undefined) throw new Error('no agent for shop-berlin');
+    await agent.stop();
+    const crashing = new SimulatedAgent({
+      url: server.url,
+      dispatcher,
+      inventory: crashLooping(agent.inventory),
+      seed: 'shop-berlin-crash',
+      credentials: creds,
+      churn: false,
+    });
+    await crashing.heartbeatOnce();
+    agents.set('shop-berlin-crash', crashing);
+    await page.locator('tr[data-cluster="shop-berlin"][data-status="critical"]').waitFor({ timeout: 15_000 });
+    await expect.poll(() => berlin.textContent()).toContain('1 high');
+
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    await annotate(`[web] screenshot of the fleet overview: ${path.relative(process.cwd(), SCREENSHOT)}`);
+  });
+});
