@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ApiClient, type Environment } from '@niro/protocol';
 import {
   SimulatedAgent,
@@ -54,10 +54,29 @@ function crashLooping(inv: ClusterInventory): ClusterInventory {
   };
 }
 
+/**
+ * Every console error and uncaught page error of a page, from before its first request. A hydration
+ * mismatch (React error #418) surfaces as a page error; a missing asset as a console error.
+ */
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  return errors;
+}
+
+/** Hydration committed (the App's effect marks <html>). */
+async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
 describeBrowser(`dashboard in Chromium (a real server process, simulated agents)${suffix}`, () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
+  let pageErrors: string[] = [];
   let dispatcher: Dispatcher;
   const agents = new Map<string, SimulatedAgent>();
   const credentials = new Map<string, AgentCredentials>();
@@ -70,6 +89,7 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
       args: ['--no-sandbox', '--disable-dev-shm-usage'],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 760 }, colorScheme: 'light' });
+    pageErrors = collectErrors(page);
   }, 60_000);
 
   afterAll(async () => {
@@ -88,6 +108,8 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
     await page.getByRole('button', { name: 'Create admin and sign in' }).click();
     await page.waitForURL(`${server.url}/`);
     await page.getByText('No clusters yet.').waitFor();
+    await hydrated(page);
+    expect(pageErrors, 'the first-run page and the empty fleet').toEqual([]);
   });
 
   it('shows the simulated fleet, and a cluster turns critical within a poll when a pod crash-loops', async ({
@@ -132,5 +154,39 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     await annotate(`[web] screenshot of the fleet overview: ${path.relative(process.cwd(), SCREENSHOT)}`);
+  });
+
+  it('loads and hydrates the login and fleet pages without a console error or a page error', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const context: BrowserContext = await browser.newContext({ viewport: { width: 1400, height: 760 }, colorScheme });
+      try {
+        const fresh = await context.newPage();
+        const errors = collectErrors(fresh);
+        await fresh.goto(`${server.url}/`);
+        await fresh.waitForURL('**/login?next=/');
+        await fresh.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+        await hydrated(fresh);
+        expect(errors, `the login page (${colorScheme})`).toEqual([]);
+
+        await fresh.locator('input[name="email"]').fill(email);
+        await fresh.locator('input[name="password"]').fill(password);
+        await fresh.getByRole('button', { name: 'Sign in' }).click();
+        await fresh.waitForURL(`${server.url}/`);
+        await fresh.locator('tr[data-cluster="shop-berlin"]').waitFor();
+        await hydrated(fresh);
+        // The fleet's controls are enabled by the table's own effect: its Suspense boundary hydrated too.
+        await expect.poll(() => fresh.getByLabel('Search').isEnabled()).toBe(true);
+        expect(errors, `the fleet page (${colorScheme})`).toEqual([]);
+
+        // A reload hydrates the streamed fleet straight from the server's response.
+        await fresh.reload();
+        await fresh.locator('tr[data-cluster="shop-berlin"]').waitFor();
+        await hydrated(fresh);
+        await expect.poll(() => fresh.getByLabel('Search').isEnabled()).toBe(true);
+        expect(errors, `the reloaded fleet page (${colorScheme})`).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }
   });
 });

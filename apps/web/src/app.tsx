@@ -1,10 +1,15 @@
 import '@mantine/core/styles.css';
+import { useEffect } from 'react';
 import { ColorSchemeScript, MantineProvider, createTheme, mantineHtmlProps } from '@mantine/core';
 import { FleetPage } from './features/fleet/fleet-page.js';
 import { LoginPage } from './features/login/login-page.js';
 import { BOOT_ELEMENT_ID, inlineJson, type PageProps } from './page-input.js';
 
 const theme = createTheme({ primaryColor: 'indigo', defaultRadius: 'sm' });
+
+/** Inline, so the browser's favicon request is never a 404 (or a round trip). */
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%234c6ef5'/%3E%3Cpath d='M4 12V4l8 8V4' stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E";
 
 export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: string[] } };
 
@@ -22,6 +27,7 @@ export function Document({ boot, fleet, assets }: DocumentProps) {
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{title}</title>
+        <link rel="icon" href={FAVICON} />
         <ColorSchemeScript defaultColorScheme="auto" />
         {assets.styles.map((href) => (
           <link key={href} rel="stylesheet" href={href} />
@@ -43,6 +49,11 @@ export function Document({ boot, fleet, assets }: DocumentProps) {
 }
 
 export function App({ boot, fleet }: PageProps) {
+  // Marks the document once hydration committed: what the browser tests wait for before they
+  // read the console, and what tells an operator's devtools the page is live.
+  useEffect(() => {
+    document.documentElement.dataset.hydrated = 'true';
+  }, []);
   return (
     <MantineProvider theme={theme} defaultColorScheme="auto">
       {boot.page === 'login' ? (

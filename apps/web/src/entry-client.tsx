@@ -31,18 +31,34 @@ function readBoot(): Boot {
   return { boot: { page: 'login', next: safeNext(next), needsSetup }, assets: parsedAssets };
 }
 
-/**
- * The fleet streamed with the page, as an already-settled promise: `use()` reads a thenable whose
- * `status` is 'fulfilled' synchronously, so hydration does not suspend again. Module scripts run
- * after the whole document was parsed, so the streamed data is in the DOM by now.
- */
-function streamedFleet(): Promise<FleetSnapshot> {
+function readStreamedFleet(): FleetSnapshot {
   const raw = readJson(FLEET_ELEMENT_ID);
   if (typeof raw !== 'object' || raw === null || !('fleet' in raw) || !('etag' in raw)) {
     throw new Error('The page has no streamed fleet data');
   }
-  const value: FleetSnapshot = { fleet: parseFleet(raw.fleet), etag: typeof raw.etag === 'string' ? raw.etag : '' };
-  return Object.assign(Promise.resolve(value), { status: 'fulfilled', value });
+  return { fleet: parseFleet(raw.fleet), etag: typeof raw.etag === 'string' ? raw.etag : '' };
+}
+
+/**
+ * The fleet streamed with the page. React loads the bootstrap module with `async`, so it may run
+ * while the response is still streaming: the shell hydrates at once and the fleet's boundary
+ * once the document is complete. When the data is already in the DOM the promise is returned
+ * settled (`status: 'fulfilled'`), which `use()` reads synchronously, so hydration does not suspend.
+ */
+function streamedFleet(): Promise<FleetSnapshot> {
+  if (document.readyState !== 'loading' || document.getElementById(FLEET_ELEMENT_ID) !== null) {
+    const value = readStreamedFleet();
+    return Object.assign(Promise.resolve(value), { status: 'fulfilled', value });
+  }
+  return new Promise((resolve, reject) => {
+    document.addEventListener('DOMContentLoaded', () => {
+      try {
+        resolve(readStreamedFleet());
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
 }
 
 const { boot, assets } = readBoot();

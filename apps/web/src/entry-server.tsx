@@ -5,25 +5,40 @@ import { parseFleet, type FleetSnapshot } from './lib/fleet-data.js';
 import type { PageBoot } from './page-input.js';
 
 /**
- * What the server's web module passes in. The fleet is the serialized GET /api/v1/fleet body and
- * its ETag, still being queried when rendering starts: the shell goes out first, the fleet is
- * streamed into the same response when the promise settles.
+ * What the server's web module passes in. The fleet is the query for the serialized
+ * GET /api/v1/fleet body and its ETag, started once the shell has left: the shell goes out
+ * first, the fleet is streamed into the same response when the query settles.
  */
 export type RenderInput = {
   boot: PageBoot;
-  fleet: Promise<{ body: string; etag: string }> | null;
+  fleet: (() => Promise<{ body: string; etag: string }>) | null;
   assets: { scripts: string[]; styles: string[] };
   onError: (err: unknown) => void;
 };
 
 /** Resolves with the HTML stream once the shell is ready (its first bytes can be sent at once). */
 export function renderPage(input: RenderInput): Promise<Readable> {
+  const out = new PassThrough();
+  // The fleet is queried only once the shell is on its way to the socket (the stream is being read,
+  // plus one turn of the event loop). SQLite answers synchronously under its promise: a query
+  // started earlier blocks the loop before the shell's first byte, and a fleet that settles within
+  // the same turn has React render every row first: one late response, not a stream.
+  const shellSent = new Promise<void>((release) => {
+    const later = (): void => void setImmediate(release);
+    out.once('resume', later);
+    out.once('close', later);
+  });
+  const query = input.fleet;
   const fleet: Promise<FleetSnapshot> | null =
-    input.fleet === null ? null : input.fleet.then(({ body, etag }) => ({ fleet: parseFleet(JSON.parse(body)), etag }));
+    query === null
+      ? null
+      : shellSent.then(query).then(({ body, etag }) => ({
+          fleet: parseFleet(JSON.parse(body)),
+          etag,
+        }));
   // Never an unhandled rejection: a failed query surfaces through the Suspense boundary.
   fleet?.catch(() => undefined);
   return new Promise((resolve, reject) => {
-    const out = new PassThrough();
     const { pipe } = renderToPipeableStream(<Document boot={input.boot} fleet={fleet} assets={input.assets} />, {
       bootstrapModules: input.assets.scripts,
       onShellReady() {

@@ -13,7 +13,8 @@ export type PageBoot = { page: 'login'; next: string; needsSetup: boolean } | { 
 
 export type RenderInput = {
   boot: PageBoot;
-  fleet: Promise<{ body: string; etag: string }> | null;
+  /** Called once the shell has left (see entry-server.tsx), so the query does not delay it. */
+  fleet: (() => Promise<{ body: string; etag: string }>) | null;
   assets: { scripts: string[]; styles: string[] };
   onError: (err: unknown) => void;
 };

@@ -49,8 +49,8 @@ export async function registerWebRoutes(app: App, services: Services, options: W
     if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
     const principal = await sessionPrincipal(req);
     if (principal === null) return reply.redirect('/login?next=/', 302);
-    // Not awaited: the shell is sent while the fleet is being read, then the fleet follows.
-    const fleet = services.orgs.scopeFor(principal.userId).then((scope) => services.fleet.fleet(scope));
+    // Run by the renderer once the shell has left; the fleet then follows in the same response.
+    const fleet = () => services.orgs.scopeFor(principal.userId).then((scope) => services.fleet.fleet(scope));
     return sendPage(bundle, { page: 'fleet', email: principal.email }, fleet, reply);
   });
 
@@ -62,7 +62,7 @@ export async function registerWebRoutes(app: App, services: Services, options: W
   async function sendPage(
     b: WebBundle,
     boot: PageBoot,
-    fleet: Promise<{ body: string; etag: string }> | null,
+    fleet: (() => Promise<{ body: string; etag: string }>) | null,
     reply: FastifyReply,
   ) {
     const stream = await b.renderPage({

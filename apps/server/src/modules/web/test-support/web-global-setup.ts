@@ -40,8 +40,11 @@ export default function setup(project: TestProject): void {
     console.warn('[niro tests] building the dashboard (vite build) for the web tests');
     const vite = path.join(WEB_DIR, 'node_modules', '.bin', 'vite');
     const bin = fs.existsSync(vite) ? vite : path.resolve(WEB_DIR, '..', '..', 'node_modules', '.bin', 'vite');
-    execFileSync(bin, ['build', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit' });
-    execFileSync(bin, ['build', '--ssr', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit' });
+    // vitest sets NODE_ENV=test, which would bundle React's development build: the tests serve
+    // what `npm run build` ships (and bench:web measures it).
+    const env = { ...process.env, NODE_ENV: 'production' };
+    execFileSync(bin, ['build', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit', env });
+    execFileSync(bin, ['build', '--ssr', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit', env });
   }
 
   if (fs.existsSync(CHROMIUM)) {
