@@ -103,7 +103,7 @@ export function startupBanner(server: RunningServer, options: { showPublicUrl?: 
   );
   if (server.needsSetup) {
     lines.push(
-      '  first admin: none yet; create one from this machine with',
+      `  first admin: none yet; open ${local} in a browser on this machine to create one, or run`,
       `    curl -X POST ${local}/api/v1/setup -H 'content-type: application/json' \\`,
       `      -d '{"email":"you@example.com","password":"a-long-password"}'`,
       '  or restart with NIRO_ADMIN_EMAIL and NIRO_ADMIN_PASSWORD set.',
