@@ -1,17 +1,23 @@
 import { describe, inject, it, type ExpectStatic } from 'vitest';
 import {
   ApiClient,
-  type Container,
   type CreatedNotificationChannel,
   type CreateNotificationChannelRequest,
   type Environment,
   type IncidentDetail,
   type IncidentPage,
   type NotificationChannel,
-  type Node,
-  type Pod,
 } from '@niro/protocol';
-import { DEFAULT_CAPABILITIES, SimulatedAgent, createAgentDispatcher, type ClusterInventory } from '@niro/testkit';
+import {
+  CRASH_LOOPING as CRASH,
+  DEFAULT_CAPABILITIES,
+  IMAGE_PULL_FAILING as PULL,
+  SimulatedAgent,
+  createAgentDispatcher,
+  testNode as node,
+  testPod as pod,
+  type ClusterInventory,
+} from '@niro/testkit';
 import type { Dispatcher } from 'undici';
 import { createEmptyPostgresDatabase, type Dialect } from '../apps/server/src/test-support/databases.js';
 import { FakeAgent } from '../apps/server/src/modules/logs/test-support/fake-agent.js';
@@ -29,45 +35,6 @@ const pgInfo = inject('postgres');
 
 // ---------------------------------------------------------------------------------------------
 // What the simulated agents report
-
-const container = (over: Partial<Container> = {}): Container => ({
-  name: 'app',
-  image: 'registry.example.test/shop/api:1.4.2',
-  ready: true,
-  restarts: 0,
-  state: 'running',
-  requests: { cpuMilli: 100, memoryBytes: 128 * 1024 * 1024 },
-  limits: { cpuMilli: 500, memoryBytes: 256 * 1024 * 1024 },
-  probes: { liveness: true, readiness: true, startup: false },
-  privileged: false,
-  ...over,
-});
-
-const pod = (name: string, owner: string, c: Partial<Container> = {}): Pod => ({
-  namespace: 'shop',
-  name,
-  uid: `uid-${name}`,
-  phase: 'Running',
-  nodeName: 'node-1',
-  owner: { kind: 'Deployment', name: owner },
-  startedAt: '2026-03-01T11:00:00Z',
-  imagePullSecrets: [],
-  containers: [container(c)],
-});
-
-const node = (name: string, ready: boolean): Node => ({
-  name,
-  ready,
-  roles: [],
-  kubeletVersion: 'v1.31.4+k3s1',
-  capacity: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
-  allocatable: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
-  conditions: ready ? [] : [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }],
-  unschedulable: false,
-});
-
-const CRASH: Partial<Container> = { ready: false, state: 'waiting', reason: 'CrashLoopBackOff', restarts: 7 };
-const PULL: Partial<Container> = { ready: false, state: 'waiting', reason: 'ImagePullBackOff' };
 
 const healthy = (): ClusterInventory => ({
   nodes: [node('node-1', true), node('node-2', true)],

@@ -1,52 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApiClient, type Container, type Incident, type IncidentDetail, type Node, type Pod } from '@niro/protocol';
+import { ApiClient, type Incident, type IncidentDetail } from '@niro/protocol';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
-import { SimulatedAgent, type AgentCredentials, type ClusterInventory } from '@niro/testkit';
+import {
+  CRASH_LOOPING as CRASH,
+  SimulatedAgent,
+  testNode as node,
+  testPod as pod,
+  type AgentCredentials,
+  type ClusterInventory,
+} from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
 
 const ADMIN = { email: 'cli-incidents@example.test', password: 'correct horse battery staple' };
 const CLUSTER = 'shop-prod';
-
-const container = (over: Partial<Container> = {}): Container => ({
-  name: 'app',
-  image: 'registry.example.test/shop/api:1.4.2',
-  ready: true,
-  restarts: 0,
-  state: 'running',
-  requests: { cpuMilli: 100, memoryBytes: 128 * 1024 * 1024 },
-  limits: { cpuMilli: 500, memoryBytes: 256 * 1024 * 1024 },
-  probes: { liveness: true, readiness: true, startup: false },
-  privileged: false,
-  ...over,
-});
-
-const pod = (name: string, owner: string, c: Partial<Container> = {}): Pod => ({
-  namespace: 'shop',
-  name,
-  uid: `uid-${name}`,
-  phase: 'Running',
-  nodeName: 'node-1',
-  owner: { kind: 'Deployment', name: owner },
-  startedAt: '2026-03-01T11:00:00Z',
-  imagePullSecrets: [],
-  containers: [container(c)],
-});
-
-const node = (name: string): Node => ({
-  name,
-  ready: true,
-  roles: [],
-  kubeletVersion: 'v1.31.4+k3s1',
-  capacity: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
-  allocatable: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
-  conditions: [],
-  unschedulable: false,
-});
-
-const CRASH: Partial<Container> = { ready: false, state: 'waiting', reason: 'CrashLoopBackOff', restarts: 7 };
 
 const healthy = (): ClusterInventory => ({
   nodes: [node('node-1')],

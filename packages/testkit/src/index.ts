@@ -5,3 +5,4 @@ export * from './agent-http.js';
 export * from './simulated-agent.js';
 export * from './simulator.js';
 export * from './command-agent.js';
+export * from './pod-fixtures.js';

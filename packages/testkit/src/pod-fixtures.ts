@@ -1,0 +1,51 @@
+import type { Container, Node, Pod } from '@niro/protocol';
+
+/**
+ * Hand-made inventory items for tests that set one condition on purpose (a crash loop, an
+ * unready node, a pull error) rather than generate a whole cluster.
+ */
+export const testContainer = (over: Partial<Container> = {}): Container => ({
+  name: 'app',
+  image: 'registry.example.test/shop/api:1.4.2',
+  ready: true,
+  restarts: 0,
+  state: 'running',
+  requests: { cpuMilli: 100, memoryBytes: 128 * 1024 * 1024 },
+  limits: { cpuMilli: 500, memoryBytes: 256 * 1024 * 1024 },
+  probes: { liveness: true, readiness: true, startup: false },
+  privileged: false,
+  ...over,
+});
+
+/** A pod of namespace `shop` owned by the Deployment `owner`, with one container. */
+export const testPod = (name: string, owner: string, c: Partial<Container> = {}): Pod => ({
+  namespace: 'shop',
+  name,
+  uid: `uid-${name}`,
+  phase: 'Running',
+  nodeName: 'node-1',
+  owner: { kind: 'Deployment', name: owner },
+  startedAt: '2026-03-01T11:00:00Z',
+  imagePullSecrets: [],
+  containers: [testContainer(c)],
+});
+
+export const testNode = (name: string, ready = true): Node => ({
+  name,
+  ready,
+  roles: [],
+  kubeletVersion: 'v1.31.4+k3s1',
+  capacity: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
+  allocatable: { cpuMilli: 4000, memoryBytes: 8 * 1024 ** 3, pods: 110 },
+  conditions: ready ? [] : [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }],
+  unschedulable: false,
+});
+
+/** Container states for `testPod`'s third argument. */
+export const CRASH_LOOPING: Partial<Container> = {
+  ready: false,
+  state: 'waiting',
+  reason: 'CrashLoopBackOff',
+  restarts: 7,
+};
+export const IMAGE_PULL_FAILING: Partial<Container> = { ready: false, state: 'waiting', reason: 'ImagePullBackOff' };
