@@ -1,8 +1,11 @@
 import '@mantine/core/styles.css';
 import { useEffect } from 'react';
 import { ColorSchemeScript, MantineProvider, createTheme, mantineHtmlProps } from '@mantine/core';
-import { FleetPage } from './features/fleet/fleet-page.js';
+import { InvitePage } from './features/invite/invite-page.js';
 import { LoginPage } from './features/login/login-page.js';
+import { AppShell } from './features/shell/app-shell.js';
+import { RouterProvider } from './lib/router.js';
+import { AppRoutes } from './routes.js';
 import { BOOT_ELEMENT_ID, inlineJson, type PageProps } from './page-input.js';
 
 const theme = createTheme({ primaryColor: 'indigo', defaultRadius: 'sm' });
@@ -20,7 +23,7 @@ export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: s
  * streamed segment (a hidden div React appends after the shell) is shown where it arrived.
  */
 export function Document({ boot, fleet, assets }: DocumentProps) {
-  const title = boot.page === 'login' ? (boot.needsSetup ? 'Set up Niro' : 'Sign in · Niro') : 'Fleet · Niro';
+  const title = documentTitle(boot);
   return (
     <html lang="en" {...mantineHtmlProps}>
       <head>
@@ -58,9 +61,22 @@ export function App({ boot, fleet }: PageProps) {
     <MantineProvider theme={theme} defaultColorScheme="auto">
       {boot.page === 'login' ? (
         <LoginPage next={boot.next} needsSetup={boot.needsSetup} />
+      ) : boot.page === 'invite' ? (
+        <InvitePage token={boot.token} />
       ) : (
-        <FleetPage email={boot.email} fleet={fleet} />
+        <RouterProvider initialHref={boot.path}>
+          <AppShell email={boot.email}>
+            <AppRoutes fleet={fleet} />
+          </AppShell>
+        </RouterProvider>
       )}
     </MantineProvider>
   );
+}
+
+/** The first title; signed-in pages set their own as they open (usePageTitle). */
+function documentTitle(boot: PageProps['boot']): string {
+  if (boot.page === 'login') return boot.needsSetup ? 'Set up Niro' : 'Sign in · Niro';
+  if (boot.page === 'invite') return 'Join · Niro';
+  return boot.path === '/' ? 'Fleet · Niro' : 'Niro';
 }

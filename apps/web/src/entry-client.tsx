@@ -23,8 +23,12 @@ function readBoot(): Boot {
     styles: strings('styles' in a ? a.styles : []),
   };
   if (typeof boot !== 'object' || boot === null || !('page' in boot)) throw new Error('The page has no boot data');
-  if (boot.page === 'fleet' && 'email' in boot && typeof boot.email === 'string') {
-    return { boot: { page: 'fleet', email: boot.email }, assets: parsedAssets };
+  if (boot.page === 'app' && 'email' in boot && typeof boot.email === 'string') {
+    const path = 'path' in boot && typeof boot.path === 'string' ? safeNext(boot.path) : '/';
+    return { boot: { page: 'app', email: boot.email, path }, assets: parsedAssets };
+  }
+  if (boot.page === 'invite' && 'token' in boot && typeof boot.token === 'string') {
+    return { boot: { page: 'invite', token: boot.token }, assets: parsedAssets };
   }
   const next = 'next' in boot && typeof boot.next === 'string' ? boot.next : '/';
   const needsSetup = 'needsSetup' in boot && boot.needsSetup === true;
@@ -62,4 +66,11 @@ function streamedFleet(): Promise<FleetSnapshot> {
 }
 
 const { boot, assets } = readBoot();
-hydrateRoot(document, <Document boot={boot} fleet={boot.page === 'fleet' ? streamedFleet() : null} assets={assets} />);
+hydrateRoot(
+  document,
+  <Document
+    boot={boot}
+    fleet={boot.page === 'app' && boot.path.split('?')[0] === '/' ? streamedFleet() : null}
+    assets={assets}
+  />,
+);

@@ -1,9 +1,16 @@
 import type { FleetSnapshot } from './lib/fleet-data.js';
 
-/** What the server decided to show; the same value is rendered on the server and hydrated in the browser. */
-export type PageBoot = { page: 'login'; next: string; needsSetup: boolean } | { page: 'fleet'; email: string };
+/**
+ * What the server decided to show; the same value is rendered on the server and hydrated in the
+ * browser. `app` is every signed-in page (`path` is the URL's path and query the server rendered);
+ * `invite` is the public page that accepts an invitation.
+ */
+export type PageBoot =
+  | { page: 'login'; next: string; needsSetup: boolean }
+  | { page: 'app'; email: string; path: string }
+  | { page: 'invite'; token: string };
 
-/** The boot value travels in the shell; the fleet comes later in the same response. */
+/** The boot value travels in the shell; the fleet (only on `/`) comes later in the same response. */
 export type PageProps = { boot: PageBoot; fleet: Promise<FleetSnapshot> | null };
 
 export const BOOT_ELEMENT_ID = 'niro-boot';

@@ -9,7 +9,10 @@ export const DEFAULT_WEB_DIST_DIR = fileURLToPath(new URL('../../../../web/dist/
 export const WEB_BUILD_COMMAND = 'npm run build';
 
 /** The page the web bundle renders; mirrors apps/web/src/entry-server.tsx (RenderInput). */
-export type PageBoot = { page: 'login'; next: string; needsSetup: boolean } | { page: 'fleet'; email: string };
+export type PageBoot =
+  | { page: 'login'; next: string; needsSetup: boolean }
+  | { page: 'app'; email: string; path: string }
+  | { page: 'invite'; token: string };
 
 export type RenderInput = {
   boot: PageBoot;

@@ -14,7 +14,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /**
  * The dashboard: its built assets under /assets and the server-rendered pages (`/`, `/login`).
- * Only these paths are claimed, so every API and agent route keeps its own handler. Without a
+ * Only these paths (and the dashboard's own pages) are claimed, so every API and agent route keeps its own handler. Without a
  * build the pages answer 503 naming the build command; the API works as before.
  */
 export async function registerWebRoutes(app: App, services: Services, options: WebOptions = {}): Promise<void> {
@@ -51,8 +51,29 @@ export async function registerWebRoutes(app: App, services: Services, options: W
     if (principal === null) return reply.redirect('/login?next=/', 302);
     // Run by the renderer once the shell has left; the fleet then follows in the same response.
     const fleet = () => services.orgs.scopeFor(principal.userId).then((scope) => services.fleet.fleet(scope));
-    return sendPage(bundle, { page: 'fleet', email: principal.email }, fleet, reply);
+    return sendPage(bundle, { page: 'app', email: principal.email, path: pagePath(req) }, fleet, reply);
   });
+
+  // Every other signed-in page: the shell renders at once, the page loads its data from the API.
+  for (const url of APP_PAGES) {
+    app.get(url, { schema: { hide: true } }, async (req, reply) => {
+      if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
+      const principal = await sessionPrincipal(req);
+      const path = pagePath(req);
+      if (principal === null) return reply.redirect(`/login?next=${encodeURIComponent(path)}`, 302);
+      return sendPage(bundle, { page: 'app', email: principal.email, path }, null, reply);
+    });
+  }
+
+  // Accepting an invitation needs no session: the link itself is the credential.
+  app.get(
+    '/invite/:token',
+    { schema: { hide: true, params: Type.Object({ token: Type.String({ maxLength: 200 }) }) } },
+    async (req, reply) => {
+      if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
+      return sendPage(bundle, { page: 'invite', token: req.params.token }, null, reply);
+    },
+  );
 
   async function sessionPrincipal(req: FastifyRequest) {
     const cookie = readSessionCookie(req, services.config);
@@ -79,6 +100,23 @@ export async function registerWebRoutes(app: App, services: Services, options: W
       .header('x-frame-options', 'DENY')
       .send(stream);
   }
+}
+
+/** The dashboard's pages besides `/` (the client's router, apps/web/src/routes.tsx, draws the same map). */
+const APP_PAGES = [
+  '/clusters/*',
+  '/pods',
+  '/images',
+  '/incidents',
+  '/incidents/*',
+  '/findings',
+  '/settings',
+  '/settings/*',
+];
+
+/** The request's path and query as the page's router starts from (only ever a path on this site). */
+function pagePath(req: FastifyRequest): string {
+  return safeNext(req.url);
 }
 
 /** A path on this site to go to after signing in; anything else (another host, `//x`) goes to the fleet. */

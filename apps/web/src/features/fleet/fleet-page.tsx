@@ -1,45 +1,29 @@
-import { Suspense, use } from 'react';
-import { Button, Container, Group, Text, Title, useMantineColorScheme } from '@mantine/core';
-import { type FleetSnapshot } from '../../lib/fleet-data.js';
+import { Suspense, use, useEffect, useState } from 'react';
+import { Text } from '@mantine/core';
+import { apiFetch, errorText } from '../../lib/http.js';
+import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
+import { usePageTitle } from '../../lib/router.js';
 import { FLEET_ELEMENT_ID, inlineJson } from '../../page-input.js';
+import { PageError, PageLoading } from '../shell/page-states.js';
 import { FleetView } from './fleet-view.js';
 
-export function FleetPage({ email, fleet }: { email: string; fleet: Promise<FleetSnapshot> | null }) {
+/**
+ * The fleet overview. Opened as the first page, the fleet streams in with the document (`fleet` is
+ * the streamed promise); reached from another page, it is fetched here.
+ */
+export function FleetPage({ fleet }: { fleet: Promise<FleetSnapshot> | null }) {
+  usePageTitle('Fleet');
+  if (fleet === null) return <FetchedFleet />;
   return (
-    <Container size="xl" py="md">
-      <Group justify="space-between" mb="md" component="header">
-        <Group gap="xs">
-          <Title order={1} size="h3">
-            Niro
-          </Title>
-          <Text c="dimmed">Fleet</Text>
-        </Group>
-        <Group gap="xs">
-          <Text size="sm" c="dimmed">
-            {email}
-          </Text>
-          <ThemeToggle />
-          <Button variant="subtle" size="xs" onClick={() => void logout()}>
-            Sign out
-          </Button>
-        </Group>
-      </Group>
-      <main>
-        {fleet === null ? (
-          <Text>No fleet data.</Text>
-        ) : (
-          <Suspense
-            fallback={
-              <Text className="niro-stream-fallback" c="dimmed" data-testid="fleet-loading">
-                Loading the fleet…
-              </Text>
-            }
-          >
-            <StreamedFleet fleet={fleet} />
-          </Suspense>
-        )}
-      </main>
-    </Container>
+    <Suspense
+      fallback={
+        <Text className="niro-stream-fallback" c="dimmed" data-testid="fleet-loading">
+          Loading the fleet…
+        </Text>
+      }
+    >
+      <StreamedFleet fleet={fleet} />
+    </Suspense>
   );
 }
 
@@ -55,21 +39,20 @@ function StreamedFleet({ fleet }: { fleet: Promise<FleetSnapshot> }) {
   );
 }
 
-function ThemeToggle() {
-  const { colorScheme, setColorScheme } = useMantineColorScheme();
-  return (
-    <Button
-      variant="default"
-      size="xs"
-      onClick={() => setColorScheme(colorScheme === 'dark' ? 'light' : 'dark')}
-      aria-label="Switch between light and dark theme"
-    >
-      Theme
-    </Button>
-  );
-}
-
-async function logout(): Promise<void> {
-  await fetch('/api/v1/auth/logout', { method: 'POST' }).catch(() => undefined);
-  window.location.assign('/login');
+function FetchedFleet() {
+  const [snapshot, setSnapshot] = useState<FleetSnapshot | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    apiFetch('/fleet')
+      .then(async (res) => {
+        const fleet = parseFleet(await res.json());
+        if (live) setSnapshot({ fleet, etag: res.headers.get('etag') ?? '' });
+      })
+      .catch((err: unknown) => live && setError(errorText(err)));
+    return () => void (live = false);
+  }, []);
+  if (error !== null) return <PageError error={error} title="The fleet could not be loaded" />;
+  if (snapshot === null) return <PageLoading what="Loading the fleet…" />;
+  return <FleetView initial={snapshot} />;
 }
