@@ -29,13 +29,14 @@ function newestMtimeMs(dir: string): number {
  * the browser tests, which are skipped without it unless NIRO_REQUIRE_BROWSER=1 (CI).
  */
 export default function setup(project: TestProject): void {
-  const built = path.join(DEFAULT_WEB_DIST_DIR, 'server', 'entry-server.js');
-  const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : 0;
-  const sourcesAt = Math.max(
-    newestMtimeMs(path.join(WEB_DIR, 'src')),
-    fs.statSync(path.join(WEB_DIR, 'vite.config.ts')).mtimeMs,
-  );
-  if (builtAt < sourcesAt) {
+  withBuildLock(() => {
+    const built = path.join(DEFAULT_WEB_DIST_DIR, 'server', 'entry-server.js');
+    const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : 0;
+    const sourcesAt = Math.max(
+      newestMtimeMs(path.join(WEB_DIR, 'src')),
+      fs.statSync(path.join(WEB_DIR, 'vite.config.ts')).mtimeMs,
+    );
+    if (builtAt >= sourcesAt) return;
     // eslint-disable-next-line no-console -- the test run's own output, like vitest.global-setup.ts
     console.warn('[niro tests] building the dashboard (vite build) for the web tests');
     const vite = path.join(WEB_DIR, 'node_modules', '.bin', 'vite');
@@ -45,7 +46,7 @@ export default function setup(project: TestProject): void {
     const env = { ...process.env, NODE_ENV: 'production' };
     execFileSync(bin, ['build', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit', env });
     execFileSync(bin, ['build', '--ssr', '--logLevel', 'warn'], { cwd: WEB_DIR, stdio: 'inherit', env });
-  }
+  });
 
   if (fs.existsSync(CHROMIUM)) {
     project.provide('browser', { executablePath: CHROMIUM, reason: '' });
@@ -56,4 +57,30 @@ export default function setup(project: TestProject): void {
   // eslint-disable-next-line no-console -- the test run's own output
   console.warn(`[niro tests] browser tests skipped: ${reason}`);
   project.provide('browser', { executablePath: null, reason });
+}
+
+/**
+ * Two test runs on one checkout (a developer's watch mode and a second terminal) must not rebuild
+ * the bundle at the same time: one would empty dist/ under the other's server. A lock file, taken
+ * with O_EXCL, waited for (a build takes seconds) and broken when older than two minutes.
+ */
+function withBuildLock(build: () => void): void {
+  const lock = path.join(WEB_DIR, '.build-lock');
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx'));
+      break;
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST')) throw err;
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 120_000 || Date.now() > deadline) fs.rmSync(lock, { force: true });
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+  try {
+    build();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
 }
