@@ -20,7 +20,8 @@ export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: s
  * The whole document, rendered by the server and hydrated by the browser. The <noscript> style
  * is what makes the streamed fleet visible without JavaScript: React reveals a streamed Suspense
  * boundary with an inline script, so without scripts the fallback is hidden by hand and the
- * streamed segment (a hidden div React appends after the shell) is shown where it arrived.
+ * streamed segment (a hidden div React appends after the shell; a hidden table for the rows below
+ * the fold) is shown where it arrived.
  */
 export function Document({ boot, fleet, assets }: DocumentProps) {
   const title = documentTitle(boot);
@@ -36,7 +37,11 @@ export function Document({ boot, fleet, assets }: DocumentProps) {
           <link key={href} rel="stylesheet" href={href} />
         ))}
         <noscript>
-          <style>{'.niro-stream-fallback{display:none}div[hidden][id^="S:"]{display:block!important}'}</style>
+          <style>
+            {
+              '.niro-stream-fallback{display:none}div[hidden][id^="S:"]{display:block!important}table[hidden][id^="S:"]{display:table!important}'
+            }
+          </style>
         </noscript>
       </head>
       <body>

@@ -35,6 +35,9 @@ export function renderPage(input: RenderInput): Promise<Readable> {
       : shellSent.then(query).then(({ body, etag }) => ({
           fleet: parseFleet(JSON.parse(body)),
           etag,
+          body,
+          // A macrotask later: React has written the first rows (and the data) by then.
+          rest: new Promise<void>((release) => void setTimeout(release, 0)),
         }));
   // Never an unhandled rejection: a failed query surfaces through the Suspense boundary.
   fleet?.catch(() => undefined);

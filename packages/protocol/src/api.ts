@@ -125,6 +125,9 @@ export const FleetItem = Type.Object({
   lastHeartbeatAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   kubernetesVersion: Type.Union([Type.String(), Type.Null()]),
   agentVersion: Type.Union([Type.String(), Type.Null()]),
+  capabilities: Type.Optional(
+    Type.Union([Capabilities, Type.Null()], { description: 'What the agent can do; null before it enrolled' }),
+  ),
   summary: ClusterSummary,
   openIncidents: Type.Object(
     { high: Type.Integer(), medium: Type.Integer(), low: Type.Integer() },
@@ -1000,3 +1003,84 @@ export const AckIncidentRequest = Type.Object(
   { additionalProperties: false },
 );
 export type AckIncidentRequest = Static<typeof AckIncidentRequest>;
+
+// Invitations (issue 7): an admin invites someone by email to an org with a role; the link's
+// token is shown once and accepting it creates the account (or checks the existing one's password).
+
+export const INVITATION_EXPIRES_IN_HOURS_DEFAULT = 72;
+export const INVITATION_EXPIRES_IN_HOURS_MAX = 720;
+
+/** A pending invitation (never its token). */
+export const Invitation = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  email: Type.String(),
+  role: Role,
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  createdBy: Type.Union([Type.String(), Type.Null()], {
+    description: 'Email of the user who invited; null when that account is gone',
+  }),
+  expired: Type.Boolean({ description: 'The link no longer works; revoke it and invite again' }),
+});
+export type Invitation = Static<typeof Invitation>;
+
+export const InvitationList = Type.Object({ items: Type.Array(Invitation) });
+export type InvitationList = Static<typeof InvitationList>;
+
+export const CreateInvitationRequest = Type.Object(
+  {
+    email: EmailAddress,
+    role: Role,
+    expiresInHours: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: INVITATION_EXPIRES_IN_HOURS_MAX,
+        description: `How long the link works (default ${INVITATION_EXPIRES_IN_HOURS_DEFAULT})`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateInvitationRequest = Static<typeof CreateInvitationRequest>;
+
+export const CreatedInvitation = Type.Object({
+  invitation: Invitation,
+  url: Type.String({ description: 'The link to send to the invitee: <public URL>/invite/<token>; shown once' }),
+  token: Type.String({ description: 'niro_inv_…; shown once' }),
+});
+export type CreatedInvitation = Static<typeof CreatedInvitation>;
+
+/** What the public invitation page shows before the invitee accepts. */
+export const InvitationPreview = Type.Object({
+  orgName: Type.String(),
+  email: Type.String(),
+  role: Role,
+  expiresAt: Type.String({ format: 'date-time' }),
+  existingUser: Type.Boolean({ description: 'An account with this email exists: accepting asks for its password' }),
+});
+export type InvitationPreview = Static<typeof InvitationPreview>;
+
+export const AcceptInvitationRequest = Type.Object(
+  {
+    password: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      description: 'A new password (at least 8 characters) or, for an existing account, its password',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AcceptInvitationRequest = Static<typeof AcceptInvitationRequest>;
+
+export const AcceptedInvitation = Type.Object({ orgId: Type.String() });
+export type AcceptedInvitation = Static<typeof AcceptedInvitation>;
+
+export const InvitationParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  invitationId: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export type InvitationParams = Static<typeof InvitationParams>;
+
+export const InvitationTokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) });
+export type InvitationTokenParams = Static<typeof InvitationTokenParams>;

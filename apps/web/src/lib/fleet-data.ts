@@ -1,7 +1,11 @@
 import type { FleetItem, FleetResponse } from '@niro/protocol';
 
-/** The fleet as the page holds it: the parsed document and the ETag it came with. */
-export type FleetSnapshot = { fleet: FleetResponse; etag: string };
+/**
+ * The fleet as the page holds it: the parsed document and the ETag it came with. On the server
+ * also the body as the query serialized it (embedded in the page as is, not serialized again) and
+ * `rest`, which settles once the first rows have been sent: the rows below the fold follow it.
+ */
+export type FleetSnapshot = { fleet: FleetResponse; etag: string; body?: string; rest?: Promise<void> };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isString = (v: unknown): v is string => typeof v === 'string';
@@ -37,7 +41,7 @@ export function parseFleet(json: unknown): FleetResponse {
 function parseItem(v: unknown): FleetItem {
   if (!isRecord(v)) throw new Error('A fleet item is not an object');
   const { id, orgId, name, environment, labels, status, lastHeartbeatAt, kubernetesVersion, agentVersion } = v;
-  const { summary, openIncidents } = v;
+  const { summary, openIncidents, capabilities } = v;
   if (!isString(id) || !isString(orgId) || !isString(name)) throw new Error('A fleet item lacks its id or name');
   if (!isEnvironment(environment)) throw new Error(`Cluster ${name}: bad environment`);
   if (!isStatus(status)) throw new Error(`Cluster ${name}: bad status`);
@@ -67,6 +71,7 @@ function parseItem(v: unknown): FleetItem {
     lastHeartbeatAt,
     kubernetesVersion,
     agentVersion,
+    capabilities: parseCapabilities(capabilities),
     summary: {
       nodesTotal: count(summary, 'nodesTotal'),
       nodesReady: count(summary, 'nodesReady'),
@@ -87,4 +92,10 @@ function parseItem(v: unknown): FleetItem {
       low: count(openIncidents, 'low'),
     },
   };
+}
+
+function parseCapabilities(v: unknown): FleetItem['capabilities'] {
+  if (!isRecord(v)) return null;
+  const flag = (k: string): boolean => v[k] === true;
+  return { pods: flag('pods'), logs: flag('logs'), apply: flag('apply'), selfUpdate: flag('selfUpdate') };
 }

@@ -258,7 +258,7 @@ export function parseLabels(text: string): Record<string, string> {
   return out;
 }
 
-function parseCapabilities(text: string | null): Capabilities | null {
+export function parseCapabilities(text: string | null): Capabilities | null {
   if (text === null) return null;
   try {
     const v: unknown = JSON.parse(text);

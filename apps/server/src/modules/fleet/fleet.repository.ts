@@ -12,6 +12,7 @@ const FLEET_COLUMNS = [
   'last_heartbeat_at',
   'kubernetes_version',
   'agent_version',
+  'capabilities',
   'nodes_total',
   'nodes_ready',
   'pods_total',

@@ -14,7 +14,7 @@ import {
 import { iso, isoOrNull, type Clock } from '../../clock.js';
 import { BadRequestError } from '../../errors.js';
 import { sha256Hex } from '../../lib/ids.js';
-import { parseLabels, toClusterSummary } from '../clusters/clusters.service.js';
+import { parseCapabilities, parseLabels, toClusterSummary } from '../clusters/clusters.service.js';
 import type { AccessScope } from '../orgs/access.js';
 import type { FleetPodRow, FleetRepository, PodKey } from './fleet.repository.js';
 
@@ -50,6 +50,15 @@ export class FleetService {
     let pods = 0;
     // Many clusters share a label set; parse each distinct one once.
     const labelSets = new Map<string, Record<string, string>>();
+    const capabilitySets = new Map<string | null, FleetItem['capabilities']>();
+    const capabilitiesOf = (text: string | null): FleetItem['capabilities'] => {
+      let caps = capabilitySets.get(text);
+      if (caps === undefined) {
+        caps = parseCapabilities(text);
+        capabilitySets.set(text, caps);
+      }
+      return caps;
+    };
     const clusters: FleetItem[] = rows.map((row) => {
       let labels = labelSets.get(row.labels);
       if (labels === undefined) {
@@ -69,6 +78,7 @@ export class FleetService {
         lastHeartbeatAt: isoOrNull(row.last_heartbeat_at),
         kubernetesVersion: row.kubernetes_version,
         agentVersion: row.agent_version,
+        capabilities: capabilitiesOf(row.capabilities),
         summary: toClusterSummary(row),
         openIncidents: openIncidents.get(row.id) ?? { high: 0, medium: 0, low: 0 },
       };

@@ -153,6 +153,7 @@ describeEachDatabase('fleet read API', (dialect) => {
           lastHeartbeatAt: null,
           kubernetesVersion: null,
           agentVersion: null,
+          capabilities: null,
           summary: first.cluster.summary,
           openIncidents: { high: 0, medium: 0, low: 0 },
         },
@@ -281,7 +282,7 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(events.items.map((e) => e.reason)).toEqual(['Unhealthy', 'BackOff']);
     });
 
-    it('shows the heartbeat’s summary in the cluster and the fleet', async () => {
+    it('shows the heartbeat’s summary and the agent’s capabilities in the cluster and the fleet', async () => {
       const cluster = (await get(viewerA, `/api/v1/clusters/${alpha.clusterId}`)).json<{
         summary: { nodesTotal: number; nodesReady: number; podsTotal: number };
         lastHeartbeatAt: string | null;
@@ -293,6 +294,7 @@ describeEachDatabase('fleet read API', (dialect) => {
       const fleet = (await get(viewerA, '/api/v1/fleet')).json<FleetResponse>();
       const item = fleet.clusters.find((c) => c.id === alpha.clusterId);
       expect(item?.summary).toMatchObject({ nodesTotal: 2, nodesReady: 1, podsTotal: 250 });
+      expect(item?.capabilities).toEqual({ pods: true, logs: false, apply: false, selfUpdate: false });
       expect(fleet.totals.nodes).toBe(2);
       expect(fleet.totals.pods).toBe(250);
     });

@@ -30,7 +30,8 @@ export function FleetPage({ fleet }: { fleet: Promise<FleetSnapshot> | null }) {
 /** Waits for the fleet (server: the query; browser: already resolved) and embeds it for hydration. */
 function StreamedFleet({ fleet }: { fleet: Promise<FleetSnapshot> }) {
   const snapshot = use(fleet);
-  const embedded = inlineJson(JSON.stringify(snapshot));
+  const body = snapshot.body ?? JSON.stringify(snapshot.fleet);
+  const embedded = inlineJson(`{"fleet":${body},"etag":${JSON.stringify(snapshot.etag)}}`);
   return (
     <>
       <script type="application/json" id={FLEET_ELEMENT_ID} dangerouslySetInnerHTML={{ __html: embedded }} />

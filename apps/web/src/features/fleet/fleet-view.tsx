@@ -1,12 +1,16 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { Suspense, use, useEffect, useMemo, useRef, useState } from 'react';
 import { Badge, Group, NativeSelect, Table, Text, TextInput } from '@mantine/core';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { FleetItem } from '@niro/protocol';
 import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
+import { formatBytes, formatCpu } from '../../lib/format.js';
+import { Link } from '../../lib/router.js';
 import { formatAge } from './format-age.js';
 
 export const POLL_INTERVAL_MS = 5000;
 const ROW_HEIGHT_PX = 44;
+/** Rows the server sends with the fleet's data; the rest stream right after (below the fold anyway). */
+const FIRST_ROWS = 40;
 
 const STATUS_COLOR: Record<FleetItem['status'], string> = {
   critical: 'red',
@@ -42,6 +46,7 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
   const [nowMs, setNowMs] = useState(() => Date.parse(initial.fleet.generatedAt));
   const [status, setStatus] = useState('all');
   const [environment, setEnvironment] = useState('all');
+  const [label, setLabel] = useState('all');
   const [query, setQuery] = useState('');
   const [sort, setSort] = useState<Sort>('status');
   const [pollError, setPollError] = useState<string | null>(null);
@@ -89,6 +94,7 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
       (c) =>
         (status === 'all' || c.status === status) &&
         (environment === 'all' || c.environment === environment) &&
+        (label === 'all' || Object.entries(c.labels).some(([k, v]) => `${k}=${v}` === label)) &&
         (q === '' ||
           c.name.toLowerCase().includes(q) ||
           Object.entries(c.labels).some(([k, v]) => `${k}=${v}`.toLowerCase().includes(q))),
@@ -99,7 +105,12 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
     else if (sort === 'heartbeat') picked.sort((a, b) => heartbeat(a) - heartbeat(b) || byName(a, b));
     else picked.sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || byName(a, b));
     return picked;
-  }, [snapshot, status, environment, query, sort]);
+  }, [snapshot, status, environment, label, query, sort]);
+  const labelChoices = useMemo(() => {
+    const pairs = new Set<string>();
+    for (const c of snapshot.fleet.clusters) for (const [k, v] of Object.entries(c.labels)) pairs.add(`${k}=${v}`);
+    return ['all', ...[...pairs].sort()];
+  }, [snapshot]);
 
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -163,6 +174,13 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
           disabled={!mounted}
         />
         <NativeSelect
+          label="Label"
+          data={labelChoices}
+          value={label}
+          onChange={(e) => setLabel(e.currentTarget.value)}
+          disabled={!mounted}
+        />
+        <NativeSelect
           label="Sort"
           data={[
             { value: 'status', label: 'Status (worst first)' },
@@ -190,6 +208,8 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
               <Table.Th>Kubernetes</Table.Th>
               <Table.Th>Nodes</Table.Th>
               <Table.Th>Pods</Table.Th>
+              <Table.Th>CPU</Table.Th>
+              <Table.Th>Memory</Table.Th>
               <Table.Th>Incidents</Table.Th>
               <Table.Th>Agent</Table.Th>
               <Table.Th>Heartbeat</Table.Th>
@@ -197,9 +217,20 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
           </Table.Thead>
           <Table.Tbody>
             {padTop > 0 && <tr style={{ height: padTop }} aria-hidden="true" />}
-            {visible.map((c) => (
-              <ClusterRow key={c.id} cluster={c} nowMs={nowMs} />
-            ))}
+            {items === null ? (
+              <>
+                {rows.slice(0, FIRST_ROWS).map((c) => (
+                  <ClusterRow key={c.id} cluster={c} nowMs={nowMs} />
+                ))}
+                {rows.length > FIRST_ROWS && (
+                  <Suspense fallback={null}>
+                    <LaterRows rows={rows.slice(FIRST_ROWS)} nowMs={nowMs} after={initial.rest} />
+                  </Suspense>
+                )}
+              </>
+            ) : (
+              visible.map((c) => <ClusterRow key={c.id} cluster={c} nowMs={nowMs} />)
+            )}
             {padBottom > 0 && <tr style={{ height: padBottom }} aria-hidden="true" />}
           </Table.Tbody>
         </Table>
@@ -233,6 +264,9 @@ export const FLEET_ROW_CSS = [
   '.niro-sm{--text-fz:var(--mantine-font-size-sm);--text-lh:var(--mantine-line-height-sm)}',
   '.niro-xs{--text-fz:var(--mantine-font-size-xs);--text-lh:var(--mantine-line-height-xs)}',
   '.niro-name{font-weight:600}',
+  '.niro-cluster-link{color:var(--mantine-color-anchor);text-decoration:none}',
+  '.niro-cluster-link:hover{text-decoration:underline}',
+  '.niro-cluster-link:focus-visible{outline:2px solid var(--mantine-primary-color-filled);outline-offset:2px}',
   '.niro-dimmed{color:var(--mantine-color-dimmed)}',
   '.niro-group{--group-gap:calc(0.25rem * var(--mantine-scale));--group-align:center;--group-justify:flex-start;--group-wrap:wrap}',
   ...BADGE_COLORS.flatMap((c) => [
@@ -259,6 +293,25 @@ function RowBadge({
   );
 }
 
+/** The rows below the first screen: on the server they wait for `after`, so the data and the first rows leave first. */
+function LaterRows({ rows, nowMs, after }: { rows: FleetItem[]; nowMs: number; after: Promise<void> | undefined }) {
+  if (after !== undefined) use(after);
+  return rows.map((c) => <ClusterRow key={c.id} cluster={c} nowMs={nowMs} />);
+}
+
+/** "34% of 4 cores": use against capacity, or requests when metrics-server reports no usage. */
+function shareOf(used: number | null, requested: number, capacity: number, format: (n: number) => string): string {
+  if (capacity <= 0) return '—';
+  const pct = (n: number): string => `${Math.round((n / capacity) * 100)}%`;
+  return used === null ? `${pct(requested)} req. of ${format(capacity)}` : `${pct(used)} of ${format(capacity)}`;
+}
+
+const CAPABILITY_NAMES: [keyof NonNullable<FleetItem['capabilities']>, string][] = [
+  ['logs', 'logs'],
+  ['apply', 'apply'],
+  ['selfUpdate', 'self-update'],
+];
+
 function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }) {
   const labels = Object.entries(c.labels);
   const { high, medium, low } = c.openIncidents;
@@ -273,7 +326,9 @@ function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }
     >
       <td className={TD}>
         <p className={`${TEXT} niro-sm niro-name`} data-size="sm">
-          {c.name}
+          <Link href={`/clusters/${encodeURIComponent(c.id)}`} className="niro-cluster-link">
+            {c.name}
+          </Link>
         </p>
         {labels.length > 0 && (
           <p className={`${TEXT} niro-xs niro-dimmed`} data-size="xs">
@@ -291,6 +346,12 @@ function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }
       <td className={TD}>{`${c.summary.nodesReady}/${c.summary.nodesTotal}`}</td>
       <td className={TD}>{`${c.summary.podsRunning}/${c.summary.podsTotal}`}</td>
       <td className={TD}>
+        {shareOf(c.summary.cpuUsageMilli, c.summary.cpuRequestsMilli, c.summary.cpuCapacityMilli, formatCpu)}
+      </td>
+      <td className={TD}>
+        {shareOf(c.summary.memoryUsageBytes, c.summary.memoryRequestsBytes, c.summary.memoryCapacityBytes, formatBytes)}
+      </td>
+      <td className={TD}>
         {high + medium + low === 0 ? (
           <p className={`${TEXT} niro-sm niro-dimmed`} data-size="sm">
             none
@@ -303,7 +364,16 @@ function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }
           </div>
         )}
       </td>
-      <td className={TD}>{c.agentVersion ?? '—'}</td>
+      <td className={TD}>
+        {c.agentVersion ?? '—'}
+        {c.capabilities !== null && c.capabilities !== undefined && (
+          <p className={`${TEXT} niro-xs niro-dimmed`} data-size="xs">
+            {CAPABILITY_NAMES.filter(([k]) => c.capabilities?.[k] === true)
+              .map(([, name]) => name)
+              .join(' · ') || 'read-only'}
+          </p>
+        )}
+      </td>
       <td className={TD}>{c.lastHeartbeatAt === null ? 'never' : formatAge(nowMs - Date.parse(c.lastHeartbeatAt))}</td>
     </tr>
   );
