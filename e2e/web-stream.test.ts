@@ -84,6 +84,13 @@ describe('dashboard over plain HTTP (a real server process, a simulated fleet)',
     // Without JavaScript the fallback is hidden and the streamed segment shown (plain HTML table).
     expect(body).toContain('<noscript><style>');
     expect(body).toMatch(/<div hidden="" id="S:0">|<div hidden id="S:0">/);
+    // The data leaves with the first screen of rows; the rows below the fold follow in a second
+    // segment (a hidden table, since rows must sit in a table body), after the data.
+    const later = body.search(/<table hidden(="")?><tbody id="S:1">/);
+    expect(later).toBeGreaterThan(body.indexOf('id="niro-fleet-data"'));
+    const firstRows = body.slice(0, later).match(/<tr[^>]*data-cluster="/g) ?? [];
+    expect(firstRows.length).toBeLessThan(CLUSTERS);
+    expect(body).toContain('table[hidden]{display:table!important}');
     const firstAt = res.chunks[0]?.at ?? res.startedAt;
     const dataAt = res.chunks[data]?.at ?? firstAt;
     await annotate(

@@ -39,7 +39,7 @@ export function Document({ boot, fleet, assets }: DocumentProps) {
         <noscript>
           <style>
             {
-              '.niro-stream-fallback{display:none}div[hidden][id^="S:"]{display:block!important}table[hidden][id^="S:"]{display:table!important}'
+              '.niro-stream-fallback{display:none}div[hidden][id^="S:"]{display:block!important}table[hidden]{display:table!important}'
             }
           </style>
         </noscript>

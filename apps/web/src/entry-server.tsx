@@ -1,8 +1,8 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { renderToPipeableStream } from 'react-dom/server';
 import { Document } from './app.js';
 import { parseFleet, type FleetSnapshot } from './lib/fleet-data.js';
-import type { PageBoot } from './page-input.js';
+import { FLEET_ELEMENT_ID, type PageBoot } from './page-input.js';
 
 /**
  * What the server's web module passes in. The fleet is the query for the serialized
@@ -18,7 +18,21 @@ export type RenderInput = {
 
 /** Resolves with the HTML stream once the shell is ready (its first bytes can be sent at once). */
 export function renderPage(input: RenderInput): Promise<Readable> {
-  const out = new PassThrough();
+  // The rows below the fold wait for the data to be written (the chunk carrying it), so the data
+  // and the first screen of rows leave as one piece and the other rows follow.
+  let releaseRest: () => void = () => undefined;
+  const rest = new Promise<void>((release) => (releaseRest = release));
+  const marker = `id="${FLEET_ELEMENT_ID}"`;
+  let dataWritten = false;
+  const out = new Transform({
+    transform(chunk: Buffer | string, _encoding, done) {
+      if (!dataWritten && String(chunk).includes(marker)) {
+        dataWritten = true;
+        setImmediate(releaseRest);
+      }
+      done(null, chunk);
+    },
+  });
   // The fleet is queried only once the shell is on its way to the socket (the stream is being read,
   // plus one turn of the event loop). SQLite answers synchronously under its promise: a query
   // started earlier blocks the loop before the shell's first byte, and a fleet that settles within
@@ -36,8 +50,7 @@ export function renderPage(input: RenderInput): Promise<Readable> {
           fleet: parseFleet(JSON.parse(body)),
           etag,
           body,
-          // A macrotask later: React has written the first rows (and the data) by then.
-          rest: new Promise<void>((release) => void setTimeout(release, 0)),
+          rest,
         }));
   // Never an unhandled rejection: a failed query surfaces through the Suspense boundary.
   fleet?.catch(() => undefined);
