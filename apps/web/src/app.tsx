@@ -65,7 +65,7 @@ export function App({ boot, fleet }: PageProps) {
   return (
     <MantineProvider theme={theme} defaultColorScheme="auto">
       {boot.page === 'login' ? (
-        <LoginPage next={boot.next} needsSetup={boot.needsSetup} />
+        <LoginPage next={boot.next} needsSetup={boot.needsSetup} expired={boot.expired === true} />
       ) : boot.page === 'invite' ? (
         <InvitePage token={boot.token} />
       ) : (

@@ -32,7 +32,8 @@ function readBoot(): Boot {
   }
   const next = 'next' in boot && typeof boot.next === 'string' ? boot.next : '/';
   const needsSetup = 'needsSetup' in boot && boot.needsSetup === true;
-  return { boot: { page: 'login', next: safeNext(next), needsSetup }, assets: parsedAssets };
+  const expired = 'expired' in boot && boot.expired === true;
+  return { boot: { page: 'login', next: safeNext(next), needsSetup, expired }, assets: parsedAssets };
 }
 
 function readStreamedFleet(): FleetSnapshot {

@@ -6,7 +6,7 @@ import type { FleetSnapshot } from './lib/fleet-data.js';
  * `invite` is the public page that accepts an invitation.
  */
 export type PageBoot =
-  | { page: 'login'; next: string; needsSetup: boolean }
+  | { page: 'login'; next: string; needsSetup: boolean; expired?: boolean }
   | { page: 'app'; email: string; path: string }
   | { page: 'invite'; token: string };
 

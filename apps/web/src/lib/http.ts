@@ -14,7 +14,7 @@ export class ApiError extends Error {
 /** Where the browser goes when the session has expired: sign in, then back to this page. */
 export function loginHref(): string {
   const here = `${window.location.pathname}${window.location.search}`;
-  return `/login?next=${encodeURIComponent(here)}`;
+  return `/login?next=${encodeURIComponent(here)}&expired=1`;
 }
 
 let redirecting = false;

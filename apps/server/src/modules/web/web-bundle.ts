@@ -10,7 +10,7 @@ export const WEB_BUILD_COMMAND = 'npm run build';
 
 /** The page the web bundle renders; mirrors apps/web/src/entry-server.tsx (RenderInput). */
 export type PageBoot =
-  | { page: 'login'; next: string; needsSetup: boolean }
+  | { page: 'login'; next: string; needsSetup: boolean; expired?: boolean }
   | { page: 'app'; email: string; path: string }
   | { page: 'invite'; token: string };
 

@@ -8,7 +8,11 @@ import { DEFAULT_WEB_DIST_DIR, WEB_BUILD_COMMAND, loadWebBundle, type PageBoot, 
 
 export type WebOptions = { distDir?: string };
 
-const PageQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) });
+const PageQuery = Type.Object({
+  next: Type.Optional(Type.String({ maxLength: 2000 })),
+  // Set by the dashboard when a request found the session gone: the form says why it is back.
+  expired: Type.Optional(Type.String({ maxLength: 8 })),
+});
 /** Hashed file names (Vite): a file never changes under its name. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -41,14 +45,19 @@ export async function registerWebRoutes(app: App, services: Services, options: W
     if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
     const next = safeNext(req.query.next);
     if ((await sessionPrincipal(req)) !== null) return reply.redirect(next, 302);
-    const boot: PageBoot = { page: 'login', next, needsSetup: await services.auth.needsSetup() };
+    const boot: PageBoot = {
+      page: 'login',
+      next,
+      needsSetup: await services.auth.needsSetup(),
+      expired: req.query.expired === '1',
+    };
     return sendPage(bundle, boot, null, reply);
   });
 
   app.get('/', { schema: { hide: true } }, async (req, reply) => {
     if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
     const principal = await sessionPrincipal(req);
-    if (principal === null) return reply.redirect('/login?next=/', 302);
+    if (principal === null) return reply.redirect(loginPath(pagePath(req)), 302);
     // Run by the renderer once the shell has left; the fleet then follows in the same response.
     const fleet = () => services.orgs.scopeFor(principal.userId).then((scope) => services.fleet.fleet(scope));
     return sendPage(bundle, { page: 'app', email: principal.email, path: pagePath(req) }, fleet, reply);
@@ -60,7 +69,7 @@ export async function registerWebRoutes(app: App, services: Services, options: W
       if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
       const principal = await sessionPrincipal(req);
       const path = pagePath(req);
-      if (principal === null) return reply.redirect(`/login?next=${encodeURIComponent(path)}`, 302);
+      if (principal === null) return reply.redirect(loginPath(path), 302);
       return sendPage(bundle, { page: 'app', email: principal.email, path }, null, reply);
     });
   }
@@ -113,6 +122,11 @@ const APP_PAGES = [
   '/settings',
   '/settings/*',
 ];
+
+/** The sign-in page, coming back to `path` afterwards (slashes left readable). */
+function loginPath(path: string): string {
+  return `/login?next=${encodeURIComponent(path).replace(/%2F/g, '/')}`;
+}
 
 /** The request's path and query as the page's router starts from (only ever a path on this site). */
 function pagePath(req: FastifyRequest): string {

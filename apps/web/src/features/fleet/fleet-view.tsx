@@ -4,6 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import type { FleetItem } from '@niro/protocol';
 import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
 import { formatBytes, formatCpu } from '../../lib/format.js';
+import { loginHref } from '../../lib/http.js';
 import { Link } from '../../lib/router.js';
 import { formatAge } from './format-age.js';
 
@@ -64,7 +65,7 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
           cache: 'no-store',
         });
         if (res.status === 401) {
-          window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+          window.location.assign(loginHref());
           return;
         }
         if (res.status === 304) {

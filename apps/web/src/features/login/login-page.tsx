@@ -5,7 +5,7 @@ import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Ti
  * Sign-in, or on a server without users the first-run form that creates the first administrator
  * (POST /api/v1/setup, only accepted from the server machine itself). Both set the session cookie.
  */
-export function LoginPage({ next, needsSetup }: { next: string; needsSetup: boolean }) {
+export function LoginPage({ next, needsSetup, expired }: { next: string; needsSetup: boolean; expired: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -56,6 +56,11 @@ export function LoginPage({ next, needsSetup }: { next: string; needsSetup: bool
                 Signing in needs JavaScript.
               </Text>
             </noscript>
+            {expired && !needsSetup && error === null && (
+              <Alert color="blue" role="status" data-testid="session-ended">
+                Your session has ended. Sign in again to go back to the page you were on.
+              </Alert>
+            )}
             {error !== null && (
               <Alert color="red" role="alert" data-testid="login-error">
                 {error}

@@ -1,0 +1,193 @@
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { runSimulation, type Simulation } from '@niro/testkit';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
+
+const browserInfo = inject('browser');
+const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
+const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
+
+const email = 'web-session@example.test';
+const password = 'web session passphrase 42';
+/** More than the rows the server sends with the data (40), so the second segment is hydrated too. */
+const CLUSTERS = 90;
+const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  return errors;
+}
+
+async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
+async function signIn(page: Page): Promise<void> {
+  await page.locator('input[name="email"]').fill(email);
+  await page.locator('input[name="password"]').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+type AxeViolation = { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] };
+
+/** Runs axe-core (WCAG 2.x A and AA rules) on the page and lists what it finds, one line per rule. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE_SOURCE });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<unknown> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
+    return JSON.stringify((result as { violations: unknown[] }).violations);
+  });
+  const parsed: unknown = JSON.parse(violations);
+  if (!Array.isArray(parsed)) throw new Error('axe returned no violation list');
+  return (parsed as AxeViolation[]).map(
+    (v) =>
+      `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${v.nodes
+        .slice(0, 3)
+        .map((n) => JSON.stringify(n.target))
+        .join(', ')}`,
+  );
+}
+
+describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suffix}`, () => {
+  let server: ServerProcess;
+  let sim: Simulation;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServerProcess({ env: { NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password } });
+    sim = runSimulation({
+      url: server.url,
+      email,
+      password,
+      clusters: CLUSTERS,
+      nodes: 2,
+      pods: 12,
+      seed: 'web-session',
+    });
+    await sim.ready;
+    browser = await chromium.launch({
+      executablePath: browserInfo.executablePath ?? undefined,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await sim?.stop();
+    await server?.stop();
+  });
+
+  it('hydrates a fleet longer than one screen without an error and scrolls to its last cluster', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await context.newPage();
+      const errors = collectErrors(page);
+      await page.goto(`${server.url}/`);
+      await signIn(page);
+      await page.waitForURL(`${server.url}/`);
+      await hydrated(page);
+      await expect.poll(() => page.getByLabel('Search').isEnabled()).toBe(true);
+      // Virtualised: far fewer rows in the document than clusters in the fleet.
+      expect(await page.locator('tr[data-cluster]').count()).toBeLessThan(CLUSTERS);
+
+      await page.getByLabel('Sort').selectOption('name');
+      const names = sim
+        .clusters()
+        .map((c) => c.name)
+        .sort((a, b) => a.localeCompare(b));
+      const last = names[names.length - 1] ?? '';
+      await page.getByTestId('fleet-table').evaluate((table) => {
+        const scroller = table.parentElement;
+        if (scroller !== null) scroller.scrollTop = scroller.scrollHeight;
+      });
+      await page.locator(`tr[data-cluster="${last}"]`).waitFor();
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('sends an expired session to sign-in with a notice, then back to the page it was on', async () => {
+    const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await context.newPage();
+      const errors = collectErrors(page);
+      await page.goto(`${server.url}/login`);
+      await signIn(page);
+      await page.waitForURL(`${server.url}/`);
+      await hydrated(page);
+
+      // Another tab signs out (the server deletes the session); this page finds out on its next poll.
+      const cookie = (await context.cookies()).find((c) => c.name === 'niro_session');
+      expect(cookie).toBeDefined();
+      const logout = await fetch(`${server.url}/api/v1/auth/logout`, {
+        method: 'POST',
+        headers: { cookie: `niro_session=${cookie?.value ?? ''}` },
+      });
+      expect(logout.status).toBeLessThan(300);
+
+      await page.waitForURL(/\/login\?next=%2F&expired=1$/, { timeout: 15_000 });
+      await page.getByTestId('session-ended').waitFor();
+      await signIn(page);
+      await page.waitForURL(`${server.url}/`);
+      await page.locator('tr[data-cluster]').first().waitFor();
+      // The 401 that ended the session is the browser's own network log, not the page's error.
+      expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('can be used from the keyboard: a skip link first, then the main navigation', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/login`);
+      await signIn(page);
+      await page.waitForURL(`${server.url}/`);
+      await hydrated(page);
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => window.location.hash)).toBe('#main');
+      // From the top again: the home link, then the navigation, the current page marked.
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.goto(`${server.url}/`);
+      await hydrated(page);
+      const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
+      expect(await current.textContent()).toBe('Fleet');
+      for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Fleet');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Pods');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('has no WCAG A/AA violation axe-core can find, in the light and the dark theme', async ({ annotate }) => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${server.url}/login`);
+        await hydrated(page);
+        expect(await accessibilityViolations(page), `login (${colorScheme})`).toEqual([]);
+        await signIn(page);
+        await page.waitForURL(`${server.url}/`);
+        await hydrated(page);
+        await expect.poll(() => page.getByLabel('Search').isEnabled()).toBe(true);
+        expect(await accessibilityViolations(page), `fleet (${colorScheme})`).toEqual([]);
+        await annotate(`[web] axe-core: login and fleet pages clean (${colorScheme})`);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+});
