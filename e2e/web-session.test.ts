@@ -33,7 +33,12 @@ async function signIn(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-type AxeViolation = { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] };
+type AxeViolation = {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+};
 
 /** Runs axe-core (WCAG 2.x A and AA rules) on the page and lists what it finds, one line per rule. */
 async function accessibilityViolations(page: Page): Promise<string[]> {
@@ -49,7 +54,7 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
     (v) =>
       `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${v.nodes
         .slice(0, 3)
-        .map((n) => JSON.stringify(n.target))
+        .map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`)
         .join(', ')}`,
   );
 }
@@ -128,7 +133,7 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
       expect(cookie).toBeDefined();
       const logout = await fetch(`${server.url}/api/v1/auth/logout`, {
         method: 'POST',
-        headers: { cookie: `niro_session=${cookie?.value ?? ''}` },
+        headers: { cookie: `niro_session=${cookie?.value ?? ''}`, origin: server.url },
       });
       expect(logout.status).toBeLessThan(300);
 

@@ -338,7 +338,7 @@ function ClusterRow({ cluster: c, nowMs }: { cluster: FleetItem; nowMs: number }
         )}
       </td>
       <td className={TD}>
-        <RowBadge color={STATUS_COLOR[c.status]} variant="filled" testId="status">
+        <RowBadge color={STATUS_COLOR[c.status]} variant="light" testId="status">
           {c.status}
         </RowBadge>
       </td>
