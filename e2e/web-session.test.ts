@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { runSimulation, type Simulation } from '@niro/testkit';
@@ -12,6 +14,7 @@ const email = 'web-session@example.test';
 const password = 'web session passphrase 42';
 /** More than the rows the server sends with the data (40), so the second segment is hydrated too. */
 const CLUSTERS = 90;
+const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 function collectErrors(page: Page): string[] {
@@ -171,6 +174,27 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Fleet');
       await page.keyboard.press('Tab');
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Pods');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('fits a tablet: nothing but the table scrolls sideways at 768 px', async () => {
+    const context = await browser.newContext({ viewport: { width: 768, height: 1024 }, colorScheme: 'dark' });
+    try {
+      const page = await context.newPage();
+      const errors = collectErrors(page);
+      await page.goto(`${server.url}/login`);
+      await signIn(page);
+      await page.waitForURL(`${server.url}/`);
+      await hydrated(page);
+      await page.locator('tr[data-cluster]').first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await expect.poll(() => page.getByRole('link', { name: 'Settings' }).isVisible()).toBe(true);
+      fs.mkdirSync(IMAGES, { recursive: true });
+      await page.screenshot({ path: path.join(IMAGES, 'fleet-tablet-dark.png') });
+      expect(errors).toEqual([]);
     } finally {
       await context.close();
     }

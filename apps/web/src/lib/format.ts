@@ -11,10 +11,12 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
-/** CPU in millicores: `250m`, or cores from 10 up (`12.5`). */
+/** CPU as kubectl reads it: millicores below one core (`250m`), cores above (`1.5 cores`, `32 cores`). */
 export function formatCpu(milli: number | null | undefined): string {
   if (milli === null || milli === undefined || !Number.isFinite(milli)) return '–';
-  return milli >= 10_000 ? `${(milli / 1000).toFixed(1)} cores` : `${Math.round(milli)}m`;
+  if (milli < 1000) return `${Math.round(milli)}m`;
+  const cores = Math.round(milli / 100) / 10;
+  return `${cores} ${cores === 1 ? 'core' : 'cores'}`;
 }
 
 /** A timestamp in the reader's locale, to the second. */

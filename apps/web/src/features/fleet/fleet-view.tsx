@@ -200,7 +200,14 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
         />
       </Group>
       <div ref={scrollRef} style={{ maxHeight: 'calc(100vh - 220px)', minHeight: 200, overflow: 'auto' }}>
-        <Table striped highlightOnHover stickyHeader verticalSpacing={6} data-testid="fleet-table">
+        <Table
+          striped
+          highlightOnHover
+          stickyHeader
+          verticalSpacing={6}
+          className="niro-fleet-table"
+          data-testid="fleet-table"
+        >
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Cluster</Table.Th>
@@ -265,6 +272,11 @@ export const FLEET_ROW_CSS = [
   '.niro-sm{--text-fz:var(--mantine-font-size-sm);--text-lh:var(--mantine-line-height-sm)}',
   '.niro-xs{--text-fz:var(--mantine-font-size-xs);--text-lh:var(--mantine-line-height-xs)}',
   '.niro-name{font-weight:600}',
+  // Sideways scrolling rather than squeezed cells on a tablet: rows keep one height (the virtualiser's).
+  '.niro-fleet-table{min-width:1150px}',
+  '.niro-fleet-table td,.niro-fleet-table th{white-space:nowrap}',
+  // A badge's label clips with an ellipsis, which lets the table squeeze its column to nothing.
+  `.niro-fleet-table .${BADGE}{min-width:max-content}`,
   '.niro-cluster-link{color:var(--mantine-color-anchor);text-decoration:none}',
   '.niro-cluster-link:hover{text-decoration:underline}',
   '.niro-cluster-link:focus-visible{outline:2px solid var(--mantine-primary-color-filled);outline-offset:2px}',
