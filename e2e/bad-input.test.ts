@@ -50,6 +50,14 @@ describeEachDatabase('bad input sweep', (dialect) => {
     });
     expect(ping.statusCode).toBe(201);
     const commandId = stringAt(ping.json(), 'id');
+    const invited = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/orgs/${user.orgId}/invitations`,
+      headers: userAuth,
+      payload: { email: 'invitee@example.test', role: 'member' },
+    });
+    expect(invited.statusCode).toBe(201);
+    const invitationToken = stringAt(invited.json(), 'token');
     examples = new Map<string, Example>([
       [
         'POST /api/v1/setup',
@@ -71,6 +79,18 @@ describeEachDatabase('bad input sweep', (dialect) => {
           headers: userAuth,
           body: { email: other.email, role: 'member' },
         },
+      ],
+      [
+        'POST /api/v1/orgs/{id}/invitations',
+        {
+          url: `/api/v1/orgs/${user.orgId}/invitations`,
+          headers: userAuth,
+          body: { email: 'sweep-invitee@example.test', role: 'viewer' },
+        },
+      ],
+      [
+        'POST /api/v1/invitations/{token}/accept',
+        { url: `/api/v1/invitations/${invitationToken}/accept`, headers: {}, body: { password: 'long enough pass' } },
       ],
       ['POST /api/v1/clusters', { url: '/api/v1/clusters', headers: userAuth, body: { name: 'edge-sweep-new' } }],
       [
@@ -341,6 +361,7 @@ async function rowCounts(t: TestApp): Promise<Record<string, number | string>> {
     'suppressions',
     'notification_channels',
     'notification_outbox',
+    'invitations',
   ] as const;
   const out: Record<string, number | string> = {};
   for (const table of tables) {

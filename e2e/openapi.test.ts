@@ -93,6 +93,8 @@ describe('OpenAPI document', () => {
       'POST /api/v1/auth/login',
       'POST /api/v1/auth/token',
       'POST /api/agent/v1/enroll',
+      'GET /api/v1/invitations/{token}',
+      'POST /api/v1/invitations/{token}/accept',
     ]);
     const schemes = Object.keys(doc.components?.securitySchemes ?? {});
     expect(schemes.sort()).toEqual(['bearer', 'session']);

@@ -46,11 +46,12 @@ type AxeViolation = {
 /** Runs axe-core (WCAG 2.x A and AA rules) on the page and lists what it finds, one line per rule. */
 async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.addScriptTag({ path: AXE_SOURCE });
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<unknown> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } });
-    return JSON.stringify((result as { violations: unknown[] }).violations);
-  });
+  // A string, evaluated in the page: the test's own TypeScript has no DOM types.
+  const violations: unknown = await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } })
+       .then((result) => JSON.stringify(result.violations))`,
+  );
+  if (typeof violations !== 'string') throw new Error('axe returned no result');
   const parsed: unknown = JSON.parse(violations);
   if (!Array.isArray(parsed)) throw new Error('axe returned no violation list');
   return (parsed as AxeViolation[]).map(
@@ -110,10 +111,9 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
         .map((c) => c.name)
         .sort((a, b) => a.localeCompare(b));
       const last = names[names.length - 1] ?? '';
-      await page.getByTestId('fleet-table').evaluate((table) => {
-        const scroller = table.parentElement;
-        if (scroller !== null) scroller.scrollTop = scroller.scrollHeight;
-      });
+      await page.evaluate(
+        `(() => { const s = document.querySelector('[data-testid="fleet-table"]').parentElement; s.scrollTop = s.scrollHeight; })()`,
+      );
       await page.locator(`tr[data-cluster="${last}"]`).waitFor();
       expect(errors).toEqual([]);
     } finally {
@@ -161,19 +161,19 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
       await page.waitForURL(`${server.url}/`);
       await hydrated(page);
       await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
       await page.keyboard.press('Enter');
-      expect(await page.evaluate(() => window.location.hash)).toBe('#main');
+      expect(await page.evaluate('window.location.hash')).toBe('#main');
       // From the top again: the home link, then the navigation, the current page marked.
-      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.evaluate('document.activeElement?.blur()');
       await page.goto(`${server.url}/`);
       await hydrated(page);
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       expect(await current.textContent()).toBe('Fleet');
       for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Fleet');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Fleet');
       await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Pods');
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Pods');
     } finally {
       await context.close();
     }
@@ -189,7 +189,7 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
       await page.waitForURL(`${server.url}/`);
       await hydrated(page);
       await page.locator('tr[data-cluster]').first().waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
       expect(overflow).toBeLessThanOrEqual(0);
       await expect.poll(() => page.getByRole('link', { name: 'Settings' }).isVisible()).toBe(true);
       fs.mkdirSync(IMAGES, { recursive: true });

@@ -1,5 +1,5 @@
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defaultServerConditions, defineConfig } from 'vite';
 
 /**
  * Two builds from one config: `vite build` makes the browser bundle (dist/client, with a manifest
@@ -8,7 +8,10 @@ import { defineConfig } from 'vite';
  */
 export default defineConfig(({ isSsrBuild }) => ({
   plugins: [react()],
-  resolve: { conditions: ['@niro/source'] },
+  // Workspace packages from their TypeScript sources (the `@niro/source` export condition) in both
+  // builds, so the dashboard never bundles a stale packages/*/dist.
+  resolve: { conditions: ['@niro/source', ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ['@niro/source', ...defaultServerConditions] } },
   build: isSsrBuild
     ? { outDir: 'dist/server', emptyOutDir: true, rollupOptions: { input: 'src/entry-server.tsx' } }
     : {

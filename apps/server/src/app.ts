@@ -18,10 +18,12 @@ import { registerInstallRoutes } from './modules/install/install.routes.js';
 import { registerLogRoutes } from './modules/logs/logs.routes.js';
 import { registerOpsRoutes } from './modules/ops/ops.routes.js';
 import { registerOrgRoutes } from './modules/orgs/orgs.routes.js';
+import { registerInvitationRoutes } from './modules/invitations/invitations.routes.js';
 import { registerPolicyRoutes } from './modules/policy/policy.routes.js';
 import { registerSuppressionRoutes } from './modules/policy/suppressions.routes.js';
 import { registerNotificationRoutes } from './modules/notifications/notifications.routes.js';
 import { registerIncidentRoutes } from './modules/incidents/incidents.routes.js';
+import { registerUsageRoutes } from './modules/usage/usage.routes.js';
 import { registerWebRoutes } from './modules/web/web.routes.js';
 import type { Services } from './services.js';
 
@@ -101,6 +103,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerOpsRoutes(app, services);
   registerAuthRoutes(app, services);
   registerOrgRoutes(app, services);
+  registerInvitationRoutes(app, services);
   registerAuditRoutes(app, services);
   registerClusterRoutes(app, services);
   registerHeartbeatRoutes(app, services);
@@ -112,6 +115,7 @@ export async function buildApp(services: Services): Promise<App> {
   registerSuppressionRoutes(app, services);
   registerNotificationRoutes(app, services);
   registerIncidentRoutes(app, services);
+  registerUsageRoutes(app, services);
   registerAgentGateway(app, services);
   await registerWebRoutes(app, services);
 

@@ -8,6 +8,7 @@ import { DEFAULT_COMMAND_EXPIRY_OPTIONS } from './jobs/command-expiry.job.js';
 import { JOB_LOCK_KEYS, SingletonJob, jobLockFor } from './jobs/singleton.js';
 import { createLogger, type Logger } from './logger.js';
 import { PgCommandNotifier } from './modules/commands/pg-command-notifier.js';
+import { DEFAULT_USAGE_ROLLUP_OPTIONS } from './modules/usage/usage-rollup.job.js';
 import { createServices, type Services } from './services.js';
 
 export type RunningServer = {
@@ -19,7 +20,7 @@ export type RunningServer = {
   /** Whether a first administrator still has to be created (dashboard or POST /api/v1/setup). */
   needsSetup: boolean;
   /** The periodic jobs; with PostgreSQL each runs on one replica at a time. */
-  jobs: { clusterStatus: SingletonJob; commandExpiry: SingletonJob };
+  jobs: { clusterStatus: SingletonJob; commandExpiry: SingletonJob; usageRollup: SingletonJob };
   close(): Promise<void>;
 };
 
@@ -89,9 +90,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       lock: jobLockFor(config.database, JOB_LOCK_KEYS.commandExpiry, logger),
       logger,
     }),
+    usageRollup: new SingletonJob({
+      name: 'usage-rollup',
+      intervalMs: DEFAULT_USAGE_ROLLUP_OPTIONS.tickIntervalMs,
+      tick: () => services.usageRollupJob.tick(),
+      lock: jobLockFor(config.database, JOB_LOCK_KEYS.usageRollup, logger),
+      logger,
+    }),
   };
   jobs.clusterStatus.start();
   jobs.commandExpiry.start();
+  jobs.usageRollup.start();
   services.notificationDispatcher.start();
   const needsSetup = await services.auth.needsSetup();
   let closing: Promise<void> | null = null;
@@ -107,12 +116,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         await services.notificationDispatcher.stop();
         await jobs.clusterStatus.stop();
         await jobs.commandExpiry.stop();
+        await jobs.usageRollup.stop();
         await services.statusJob.stop();
         await services.commandExpiryJob.stop();
+        await services.usageRollupJob.stop();
         await app.close();
         await services.policy.close();
         await pgNotifier?.close();
         await services.heartbeat.flush();
+        await services.usage.flush();
         await database.close();
       })();
       return closing;

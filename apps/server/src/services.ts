@@ -28,6 +28,8 @@ import { KeyRevocations } from './modules/gateway/key-revocations.js';
 import { LogsService } from './modules/logs/logs.service.js';
 import { OrgsRepository } from './modules/orgs/orgs.repository.js';
 import { OrgsService } from './modules/orgs/orgs.service.js';
+import { InvitationsRepository } from './modules/invitations/invitations.repository.js';
+import { InvitationsService } from './modules/invitations/invitations.service.js';
 import { FindingsRepository } from './modules/policy/findings.repository.js';
 import { FindingsService } from './modules/policy/findings.service.js';
 import { PolicyEvaluator } from './modules/policy/policy-evaluator.js';
@@ -41,6 +43,9 @@ import { OutboxDispatcher, type DispatcherOptions } from './modules/notification
 import { Senders } from './modules/notifications/senders/senders.js';
 import { IncidentsService } from './modules/incidents/incidents.service.js';
 import { fetchEvidenceLogs } from './modules/incidents/evidence-logs.js';
+import { UsageRepository } from './modules/usage/usage.repository.js';
+import { UsageService } from './modules/usage/usage.service.js';
+import { UsageRollupJob } from './modules/usage/usage-rollup.job.js';
 
 export type ServiceOptions = {
   /** Cheaper password hashing for tests; production always uses OWASP parameters. */
@@ -64,6 +69,8 @@ export type Services = {
   metrics: Metrics;
   orgs: OrgsService;
   auth: AuthService;
+  /** Invitations to orgs: created by admins, accepted through a single-use link. */
+  invitations: InvitationsService;
   audit: AuditService;
   clusters: ClustersService;
   heartbeat: HeartbeatService;
@@ -87,6 +94,10 @@ export type Services = {
   notificationDispatcher: OutboxDispatcher;
   /** Incident detection (on heartbeats and diff results), lifecycle and the incidents API. */
   incidents: IncidentsService;
+  /** Usage history of clusters and pods for the dashboard's charts (recorded on heartbeats). */
+  usage: UsageService;
+  /** Folds usage samples into 5-minute buckets and prunes; main.ts runs it on one replica. */
+  usageRollupJob: UsageRollupJob;
 };
 
 export function createServices(deps: {
@@ -108,6 +119,17 @@ export function createServices(deps: {
     limiter: new LoginRateLimiter(new RateLimitRepository(db), clock),
     audit,
     clock,
+    scrypt: deps.options?.scrypt,
+  });
+  // Its own limiter and sessions over the same tables: the counters and sessions are shared with sign-in.
+  const invitations = new InvitationsService({
+    repo: new InvitationsRepository(db, database.dialect),
+    orgs,
+    sessions: new SessionsService(new SessionsRepository(db), clock),
+    limiter: new LoginRateLimiter(new RateLimitRepository(db), clock),
+    audit,
+    clock,
+    config,
     scrypt: deps.options?.scrypt,
   });
   const notifier = deps.options?.commandNotifier ?? new InProcessCommandNotifier();
@@ -160,6 +182,8 @@ export function createServices(deps: {
   );
   const incidents = new IncidentsService({ db, clock, config, logger, audit, notifications });
   heartbeat.listenForHeartbeats(incidents);
+  const usage = new UsageService({ repo: new UsageRepository(db), clusters, clock, config, logger });
+  heartbeat.listenForHeartbeats(usage);
   incidents.fetchLogsWith((request) => fetchEvidenceLogs(logs, request));
   statusJob.afterPass(() => incidents.notifyMissed());
   commands.onResult((clusterId, command) => {
@@ -178,6 +202,7 @@ export function createServices(deps: {
     metrics,
     orgs,
     auth,
+    invitations,
     audit,
     clusters,
     heartbeat,
@@ -193,5 +218,7 @@ export function createServices(deps: {
     notifications,
     notificationDispatcher,
     incidents,
+    usage,
+    usageRollupJob: new UsageRollupJob(usage),
   };
 }

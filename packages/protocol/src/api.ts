@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Capabilities, CommandError, CommandKindSchema, KubeEvent, Node, Workload } from './agent.js';
+import { Capabilities, CommandError, CommandKindSchema, KubeEvent, Node, Pod, Workload } from './agent.js';
 
 /** HTTP API v1 DTOs (DESIGN section 5). Request bodies reject unknown fields. */
 
@@ -284,6 +284,9 @@ export const ClusterPodsQuery = Type.Object({
   namespace: Type.Optional(Type.String({ maxLength: 253 })),
   status: Type.Optional(PodStatus),
   q: Type.Optional(Type.String({ maxLength: 253, description: 'Part of the pod name' })),
+  image: Type.Optional(
+    Type.String({ maxLength: 1024, description: "An image reference one of the pod's containers runs, exactly" }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT })),
   cursor: Type.Optional(Type.String({ maxLength: 2048 })),
 });
@@ -1084,3 +1087,68 @@ export type InvitationParams = Static<typeof InvitationParams>;
 
 export const InvitationTokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) });
 export type InvitationTokenParams = Static<typeof InvitationTokenParams>;
+
+// Usage history
+
+export const UsageRange = Type.Union([Type.Literal('1h'), Type.Literal('24h')], {
+  description: '1h: a point per heartbeat; 24h: 5-minute averages',
+});
+export type UsageRange = Static<typeof UsageRange>;
+
+export const UsageQuery = Type.Object({ range: Type.Optional(UsageRange) });
+export type UsageQuery = Static<typeof UsageQuery>;
+
+const NullableUsageNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export const UsagePoint = Type.Object({
+  t: Type.String({ format: 'date-time', description: 'Sample time (1h) or bucket start (24h)' }),
+  cpuMilli: NullableUsageNumber,
+  memoryBytes: NullableUsageNumber,
+  podsRunning: NullableUsageNumber,
+});
+export type UsagePoint = Static<typeof UsagePoint>;
+
+export const ClusterUsage = Type.Object({
+  clusterId: Type.String(),
+  range: UsageRange,
+  stepSeconds: Type.Number({ description: 'Heartbeat interval (1h) or 300 (24h)' }),
+  capacity: Type.Object({ cpuMilli: Type.Number(), memoryBytes: Type.Number() }),
+  points: Type.Array(UsagePoint, {
+    description: 'Oldest first; a point with null values marks a gap of more than two steps',
+  }),
+});
+export type ClusterUsage = Static<typeof ClusterUsage>;
+
+export const PodUsagePoint = Type.Object({
+  t: Type.String({ format: 'date-time' }),
+  cpuMilli: NullableUsageNumber,
+  memoryBytes: NullableUsageNumber,
+});
+export type PodUsagePoint = Static<typeof PodUsagePoint>;
+
+export const PodUsage = Type.Object({
+  clusterId: Type.String(),
+  namespace: Type.String(),
+  pod: Type.String(),
+  range: UsageRange,
+  stepSeconds: Type.Number({ description: '60 (1h) or 300 (24h)' }),
+  points: Type.Array(PodUsagePoint, { description: 'Oldest first; empty when nothing was recorded' }),
+});
+export type PodUsage = Static<typeof PodUsage>;
+
+// Pod detail: one pod as last reported, with its containers' requests and limits and its usage.
+export const ClusterPodParams = Type.Object({
+  id: Type.String({ maxLength: 64 }),
+  namespace: Type.String({ minLength: 1, maxLength: 253 }),
+  pod: Type.String({ minLength: 1, maxLength: 253 }),
+});
+export type ClusterPodParams = Static<typeof ClusterPodParams>;
+
+export const ClusterPodDetail = Type.Object({
+  clusterId: Type.String(),
+  pod: Pod,
+  usage: Type.Union([Type.Object({ cpuMilli: Type.Number(), memoryBytes: Type.Number() }), Type.Null()], {
+    description: 'The last usage metrics-server reported for the pod; null without metrics-server',
+  }),
+});
+export type ClusterPodDetail = Static<typeof ClusterPodDetail>;

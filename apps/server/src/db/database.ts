@@ -12,6 +12,8 @@ import * as m0003 from './migrations/0003-findings.js';
 import * as m0004 from './migrations/0004-suppressions.js';
 import * as m0005 from './migrations/0005-notifications.js';
 import * as m0006 from './migrations/0006-incidents.js';
+import * as m0007 from './migrations/0007-usage.js';
+import * as m0008 from './migrations/0008-invitations.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -40,6 +42,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-suppressions': m0004,
   '0005-notifications': m0005,
   '0006-incidents': m0006,
+  '0007-usage': m0007,
+  '0008-invitations': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -27,6 +27,12 @@ export type Database = {
   notification_outbox: NotificationOutboxTable;
   incident_events: IncidentEventsTable;
   org_incident_settings: OrgIncidentSettingsTable;
+  usage_cluster_samples: UsageClusterSamplesTable;
+  usage_cluster_buckets: UsageClusterBucketsTable;
+  usage_pod_series: UsagePodSeriesTable;
+  usage_pod_samples: UsagePodSamplesTable;
+  usage_pod_buckets: UsagePodBucketsTable;
+  invitations: InvitationsTable;
 };
 
 export type OrgsTable = {
@@ -335,4 +341,69 @@ export type NotificationOutboxTable = {
   enqueued_at: number;
   delivered_at: number | null;
   last_error: string | null;
+};
+
+/** An invitation to an org (migration 0008); the link's token is stored only as its SHA-256. */
+export type InvitationsTable = {
+  id: string;
+  org_id: string;
+  /** Lower case. */
+  email: string;
+  role: 'owner' | 'admin' | 'member' | 'viewer';
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  created_by: string | null;
+  accepted_at: number | null;
+  accepted_by: string | null;
+  revoked_at: number | null;
+};
+
+/** Usage history (migration 0007, ADR 0010). Times here are epoch seconds. One row per heartbeat, kept an hour. */
+export type UsageClusterSamplesTable = {
+  cluster_id: string;
+  at_s: number;
+  /** Null when the agent reported no usage (no metrics-server). */
+  cpu_milli: number | null;
+  memory_bytes: number | null;
+  pods_running: number | null;
+};
+
+/** Five-minute buckets of a cluster's usage (`bucket_s` is the start), kept a day. */
+export type UsageClusterBucketsTable = {
+  cluster_id: string;
+  bucket_s: number;
+  samples: number;
+  cpu_avg: number | null;
+  cpu_max: number | null;
+  memory_avg: number | null;
+  memory_max: number | null;
+  pods_avg: number | null;
+  pods_max: number | null;
+};
+
+/** One id per pod whose usage was recorded; pod rows reference it. */
+export type UsagePodSeriesTable = {
+  id: Generated<number>;
+  cluster_id: string;
+  namespace: string;
+  pod: string;
+  created_s: number;
+};
+
+/** A pod's usage at most once a minute (`at_s` on the minute), kept an hour. */
+export type UsagePodSamplesTable = {
+  series_id: number;
+  at_s: number;
+  cpu_milli: number;
+  memory_bytes: number;
+};
+
+/** Five-minute buckets of a pod's usage (averages), kept a day. */
+export type UsagePodBucketsTable = {
+  series_id: number;
+  bucket_s: number;
+  samples: number;
+  cpu_avg: number;
+  memory_avg: number;
 };

@@ -4,6 +4,8 @@ import {
   ClusterIdParams,
   ClusterList,
   ClusterNodeList,
+  ClusterPodDetail,
+  ClusterPodParams,
   ClusterPodsQuery,
   ClusterWorkloadList,
   CreateClusterRequest,
@@ -171,6 +173,24 @@ export function registerClusterRoutes(app: App, services: Services): void {
       const { scope } = await caller(req);
       const cluster = await clusters.find(scope, req.params.id);
       return services.fleet.pods(scope, { ...req.query, cluster: cluster.id });
+    },
+  );
+
+  app.get(
+    '/api/v1/clusters/:id/pods/:namespace/:pod',
+    {
+      schema: {
+        tags: ['clusters'],
+        summary: "One pod as last reported: its containers' state, requests and limits, and its usage",
+        security: SIGNED_IN,
+        params: ClusterPodParams,
+        response: { 200: ClusterPodDetail },
+      },
+    },
+    async (req) => {
+      const { scope } = await caller(req);
+      const { id, namespace, pod } = req.params;
+      return clusters.pod(scope, id, namespace, pod);
     },
   );
 

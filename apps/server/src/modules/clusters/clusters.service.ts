@@ -2,9 +2,11 @@ import {
   Capabilities,
   KubeEvent,
   Node,
+  Pod,
   Workload,
   type Cluster,
   type ClusterNode,
+  type ClusterPodDetail,
   type ClusterSummary,
   type ClusterWorkload,
   type CreateClusterRequest,
@@ -183,6 +185,15 @@ export class ClustersService {
     return listOf(doc.nodes, (n) => Value.Check(Node, n))
       .map((n): ClusterNode => ({ ...n, usage: usagePair(usage[n.name]) }))
       .sort((a, b) => compare(a.name, b.name));
+  }
+
+  /** One pod from the latest snapshot: containers with requests, limits and state, and its last usage. */
+  async pod(scope: AccessScope, id: string, namespace: string, name: string): Promise<ClusterPodDetail> {
+    const doc = await this.snapshot(scope, id);
+    const pod = listOf(doc.pods, (p) => Value.Check(Pod, p)).find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined) throw new NotFoundError(`Pod ${namespace}/${name}`);
+    const usage = isRecord(doc.usage) && isRecord(doc.usage.pods) ? doc.usage.pods : {};
+    return { clusterId: id, pod, usage: usagePair(usage[`${namespace}/${name}`]) };
   }
 
   async events(scope: AccessScope, id: string): Promise<KubeEvent[]> {

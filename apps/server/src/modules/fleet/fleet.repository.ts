@@ -38,6 +38,8 @@ export type PodFilter = {
   namespace?: string;
   status?: ClusterPodsTable['status'];
   nameContains?: string;
+  /** An image reference one of the pod's containers runs, exactly. */
+  image?: string;
   /** Keyset pagination: rows after this primary key. */
   after?: PodKey;
   limit: number;
@@ -100,6 +102,10 @@ export class FleetRepository {
     if (filter.status !== undefined) q = q.where('cluster_pods.status', '=', filter.status);
     if (filter.nameContains !== undefined && filter.nameContains !== '') {
       q = q.where(containsInsensitive('cluster_pods.name', filter.nameContains));
+    }
+    if (filter.image !== undefined && filter.image !== '') {
+      // `images` is a JSON array of strings: the quoted reference matches one element exactly.
+      q = q.where(containsInsensitive('cluster_pods.images', JSON.stringify(filter.image)));
     }
     const after = filter.after;
     if (after !== undefined) {

@@ -96,6 +96,7 @@ export class FleetService {
       namespace: query.namespace,
       status: query.status,
       nameContains: query.q,
+      image: query.image,
       after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       limit: limit + 1,
     });

@@ -9,6 +9,7 @@ import type {
   Node,
   Pod,
   PodPage,
+  ClusterPodDetail,
   Workload,
 } from '@niro/protocol';
 import { buildFullHeartbeat, type ClusterInventory, type HeartbeatOptions } from '@niro/testkit';
@@ -248,7 +249,7 @@ describeEachDatabase('fleet read API', (dialect) => {
         t,
         alpha.agentKey,
         fullHeartbeat(1, inv, {
-          usage: { nodes: { 'node-1': [1200, 3000 * MI] } },
+          usage: { nodes: { 'node-1': [1200, 3000 * MI] }, pods: { 'shop/web-007': [35, 120 * MI] } },
           events: [
             event('web-001', 'BackOff', '2026-03-01T11:58:00Z'),
             event('web-002', 'Unhealthy', '2026-03-01T11:59:00Z'),
@@ -297,6 +298,25 @@ describeEachDatabase('fleet read API', (dialect) => {
       expect(item?.capabilities).toEqual({ pods: true, logs: false, apply: false, selfUpdate: false });
       expect(fleet.totals.nodes).toBe(2);
       expect(fleet.totals.pods).toBe(250);
+    });
+
+    it('shows one pod with its containers, requests, limits and last usage', async () => {
+      const web = (
+        await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/pods/shop/web-007`)
+      ).json<ClusterPodDetail>();
+      expect(web.pod).toEqual(alphaPods.find((p) => p.name === 'web-007'));
+      expect(web.pod.containers[0]?.requests).toBeDefined();
+      expect(web.usage).toEqual({ cpuMilli: 35, memoryBytes: 120 * MI });
+      const worker = (
+        await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/pods/shop/worker-0`)
+      ).json<ClusterPodDetail>();
+      expect(worker.pod.containers[0]?.reason).toBe('ContainerCreating');
+      expect(worker.usage).toBeNull();
+      const missing = await get(viewerA, `/api/v1/clusters/${alpha.clusterId}/pods/shop/nope`);
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json<{ error: { message: string } }>().error.message).toContain('shop/nope');
+      // Another organization's cluster: as if it did not exist.
+      expect((await get(ownerB, `/api/v1/clusters/${alpha.clusterId}/pods/shop/web-007`)).statusCode).toBe(404);
     });
 
     it('pages through all pods of visible clusters with a keyset cursor', async () => {
@@ -396,6 +416,28 @@ describeEachDatabase('fleet read API', (dialect) => {
       const b = (await get(ownerB, '/api/v1/images')).json<ImageList>();
       expect(b.items.map((i) => i.image)).toEqual(['ghcr.io/acme/web:1.4.2', 'registry.b.example/secret-app:9']);
       expect(b.items[0]?.clusters).toEqual([{ clusterId: gamma.clusterId, clusterName: 'hb-gamma', pods: 1 }]);
+    });
+
+    it('lists the pods that run one image (the answer to "where does this image run?")', async () => {
+      const worker = (
+        await get(viewerA, `/api/v1/pods?image=${encodeURIComponent('ghcr.io/acme/worker:2.0')}`)
+      ).json<PodPage>();
+      expect(worker.items).toHaveLength(1);
+      expect(worker.items[0]?.images).toContain('ghcr.io/acme/worker:2.0');
+      const web = (
+        await get(viewerA, `/api/v1/pods?image=${encodeURIComponent('ghcr.io/acme/web:1.4.2')}&limit=1000`)
+      ).json<PodPage>();
+      expect(web.items).toHaveLength(240);
+      // Exact references only: a prefix of one is not a match.
+      const prefix = (
+        await get(viewerA, `/api/v1/pods?image=${encodeURIComponent('ghcr.io/acme/web')}`)
+      ).json<PodPage>();
+      expect(prefix.items).toEqual([]);
+      // Another organization's pods never show, whatever the image.
+      const other = (
+        await get(viewerA, `/api/v1/pods?image=${encodeURIComponent('registry.b.example/secret-app:9')}`)
+      ).json<PodPage>();
+      expect(other.items).toEqual([]);
     });
 
     it('re-enrollment makes the old agent key stop working', async () => {

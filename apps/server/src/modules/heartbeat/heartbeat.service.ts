@@ -77,11 +77,15 @@ export type HeartbeatObservation = {
       }
     | { mode: 'same' };
   events: readonly KubeEvent[];
+  /** Usage as the agent sent it with this heartbeat (pod usage not carried over from earlier ones). */
+  usage: Heartbeat['usage'];
+  /** Running pods of the inventory held in memory; null when it is not held. */
+  podsRunning(): number | null;
   /** The cluster's whole inventory as held in memory (JSON per item), when it is. */
   held(): { nodes: ReadonlyMap<string, { json: string }>; pods: ReadonlyMap<string, { json: string }> } | undefined;
 };
 
-/** Told after a heartbeat's writes are committed what it showed (incident detection). */
+/** Told after a heartbeat's writes are committed what it showed (incident detection, usage history). */
 export type HeartbeatListener = {
   /** Awaited before the reply; must not throw for the heartbeat's sake (errors are logged). */
   heartbeatApplied(observation: HeartbeatObservation): Promise<void>;
@@ -200,7 +204,7 @@ export class HeartbeatService {
   /** The body validator of the heartbeat route (compiled once per service). */
   readonly validate = heartbeatValidator();
   private workloadListener: WorkloadListener | null = null;
-  private heartbeatListener: HeartbeatListener | null = null;
+  private readonly heartbeatListeners: HeartbeatListener[] = [];
 
   constructor(
     readonly repo: HeartbeatRepository,
@@ -219,9 +223,9 @@ export class HeartbeatService {
     this.workloadListener = listener;
   }
 
-  /** Who hears what each accepted heartbeat showed (one listener: incident detection). */
+  /** Adds a listener told what each accepted heartbeat showed (incident detection, usage history). */
   listenForHeartbeats(listener: HeartbeatListener): void {
-    this.heartbeatListener = listener;
+    this.heartbeatListeners.push(listener);
   }
 
   /** The workloads ("Kind/ns/name" → JSON) of a cluster's inventory held in memory, if it is. */
@@ -276,6 +280,7 @@ export class HeartbeatService {
   private async apply(agent: AgentIdentity, hb: Heartbeat): Promise<HeartbeatReply> {
     const now = this.clock.now();
     const item: WriteItem = { clusterId: agent.clusterId, keyHash: agent.keyHash, liveness: livenessOf(hb, now) };
+    const reportedUsage = hb.usage;
     let applied: boolean;
     let workloads: WorkloadChange | null = null;
     let applying = true;
@@ -317,7 +322,7 @@ export class HeartbeatService {
     }
     this.metrics.heartbeats.labels(hb.inventory.mode).inc();
     if (workloads !== null) this.workloadListener?.workloadsChanged(agent.clusterId, workloads);
-    if (applied && this.heartbeatListener !== null) await this.observe(agent, hb, now);
+    if (applied && this.heartbeatListeners.length > 0) await this.observe(agent, hb, reportedUsage, now);
     const reply: HeartbeatReply = { ack: hb.seq, heartbeatIntervalSeconds: this.config.heartbeatIntervalSeconds };
     if (!applied) {
       reply.resendFull = true;
@@ -329,7 +334,12 @@ export class HeartbeatService {
     return reply;
   }
 
-  private async observe(agent: AgentIdentity, hb: Heartbeat, now: number): Promise<void> {
+  private async observe(
+    agent: AgentIdentity,
+    hb: Heartbeat,
+    reportedUsage: Heartbeat['usage'],
+    now: number,
+  ): Promise<void> {
     const inv = hb.inventory;
     const observation: HeartbeatObservation = {
       clusterId: agent.clusterId,
@@ -350,16 +360,26 @@ export class HeartbeatService {
               }
             : { mode: 'same' },
       events: hb.events,
+      usage: reportedUsage,
+      podsRunning: () => {
+        const held = this.inventories.get(agent.clusterId)?.inventory;
+        if (held === undefined) return null;
+        let running = 0;
+        for (const p of held.pods.values()) if (p.status === 'running') running++;
+        return running;
+      },
       held: () => {
         const held = this.inventories.get(agent.clusterId)?.inventory;
         return held === undefined ? undefined : { nodes: held.nodes, pods: held.pods };
       },
     };
-    try {
-      await this.heartbeatListener?.heartbeatApplied(observation);
-    } catch (err) {
-      // The heartbeat's own writes are committed; detection catches up on the next one.
-      this.logger.warn({ err, clusterId: agent.clusterId }, 'incident detection failed for a heartbeat');
+    for (const listener of this.heartbeatListeners) {
+      try {
+        await listener.heartbeatApplied(observation);
+      } catch (err) {
+        // The heartbeat's own writes are committed; listeners catch up on the next one.
+        this.logger.warn({ err, clusterId: agent.clusterId }, 'a heartbeat listener failed');
+      }
     }
   }
 

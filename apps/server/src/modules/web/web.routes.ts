@@ -77,9 +77,14 @@ export async function registerWebRoutes(app: App, services: Services, options: W
   // Accepting an invitation needs no session: the link itself is the credential.
   app.get(
     '/invite/:token',
-    { schema: { hide: true, params: Type.Object({ token: Type.String({ maxLength: 200 }) }) } },
+    {
+      // The URL is the credential: never in the request log (warn and above only), never in a Referer.
+      logLevel: 'warn',
+      schema: { hide: true, params: Type.Object({ token: Type.String({ maxLength: 200 }) }) },
+    },
     async (req, reply) => {
       if (bundle === null) return reply.code(503).type('text/plain; charset=utf-8').send(notBuilt);
+      reply.header('referrer-policy', 'no-referrer');
       return sendPage(bundle, { page: 'invite', token: req.params.token }, null, reply);
     },
   );

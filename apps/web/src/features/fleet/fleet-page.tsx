@@ -1,10 +1,11 @@
 import { Suspense, use, useEffect, useState } from 'react';
-import { Text } from '@mantine/core';
+import { Group, Stack, Text, Title } from '@mantine/core';
 import { apiFetch, errorText } from '../../lib/http.js';
 import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
 import { usePageTitle } from '../../lib/router.js';
 import { FLEET_ELEMENT_ID, inlineJson } from '../../page-input.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
+import { AddClusterButton } from './add-cluster-dialog.js';
 import { FleetView } from './fleet-view.js';
 
 /**
@@ -13,17 +14,28 @@ import { FleetView } from './fleet-view.js';
  */
 export function FleetPage({ fleet }: { fleet: Promise<FleetSnapshot> | null }) {
   usePageTitle('Fleet');
-  if (fleet === null) return <FetchedFleet />;
   return (
-    <Suspense
-      fallback={
-        <Text className="niro-stream-fallback" c="dimmed" data-testid="fleet-loading">
-          Loading the fleet…
-        </Text>
-      }
-    >
-      <StreamedFleet fleet={fleet} />
-    </Suspense>
+    <Stack gap="md">
+      <Group justify="space-between" wrap="wrap" gap="sm">
+        <Title order={2} size="h3">
+          Fleet
+        </Title>
+        <AddClusterButton />
+      </Group>
+      {fleet === null ? (
+        <FetchedFleet />
+      ) : (
+        <Suspense
+          fallback={
+            <Text className="niro-stream-fallback" c="dimmed" data-testid="fleet-loading">
+              Loading the fleet…
+            </Text>
+          }
+        >
+          <StreamedFleet fleet={fleet} />
+        </Suspense>
+      )}
+    </Stack>
   );
 }
 

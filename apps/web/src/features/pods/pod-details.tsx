@@ -1,0 +1,137 @@
+import { useMemo, useState } from 'react';
+import { Badge, Code, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { PodUsage, type PodRow, type UsageRange } from '@niro/protocol';
+import { formatBytes, formatCpu, formatTime } from '../../lib/format.js';
+import { Link } from '../../lib/router.js';
+import { useApi } from '../../lib/use-api.js';
+import { UsageChart } from '../cluster/usage-chart.js';
+import { PageError, PageLoading } from '../shell/page-states.js';
+import { POD_STATUS_COLOR, podLogsHref } from './pod-links.js';
+
+const USAGE_POLL_MS = 30_000;
+
+/** One pod: what the agent reported, its CPU and memory over time, and a way to its log. */
+export function PodDetails({ pod }: { pod: PodRow }) {
+  const [range, setRange] = useState<UsageRange>('1h');
+  return (
+    <Stack gap="md" data-testid="pod-details">
+      <Group gap="xs">
+        <Badge color={POD_STATUS_COLOR[pod.status]} variant="light">
+          {pod.status}
+        </Badge>
+        <Text size="sm" c="dimmed">
+          phase {pod.phase}
+        </Text>
+      </Group>
+      <SimpleGrid cols={2} spacing="xs" verticalSpacing={4}>
+        <Fact label="Cluster">
+          <Link href={`/clusters/${encodeURIComponent(pod.clusterId)}`}>{pod.clusterName}</Link>
+        </Fact>
+        <Fact label="Namespace">{pod.namespace}</Fact>
+        <Fact label="Node">{pod.nodeName ?? '–'}</Fact>
+        <Fact label="Owner">{pod.ownerKind === null ? '–' : `${pod.ownerKind}/${pod.ownerName ?? ''}`}</Fact>
+        <Fact label="Ready">{`${pod.readyContainers}/${pod.totalContainers} containers`}</Fact>
+        <Fact label="Restarts">{String(pod.restarts)}</Fact>
+        <Fact label="Started">{formatTime(pod.startedAt)}</Fact>
+      </SimpleGrid>
+      <Stack gap={4}>
+        <Text size="sm" fw={600}>
+          Images
+        </Text>
+        {pod.images.length === 0 ? (
+          <Text size="sm" c="dimmed">
+            None reported
+          </Text>
+        ) : (
+          pod.images.map((image) => (
+            <Code key={image} style={{ wordBreak: 'break-all' }}>
+              {image}
+            </Code>
+          ))
+        )}
+      </Stack>
+      <Link href={podLogsHref(pod.clusterId, pod)} data-testid="pod-logs-link">
+        Open the log of {pod.name}
+      </Link>
+      <Group justify="space-between" align="center">
+        <Title order={3} size="h5">
+          Usage
+        </Title>
+        <SegmentedControl
+          size="xs"
+          aria-label="Usage range"
+          value={range}
+          onChange={(v) => setRange(v === '24h' ? '24h' : '1h')}
+          data={[
+            { value: '1h', label: 'Last hour' },
+            { value: '24h', label: 'Last 24 hours' },
+          ]}
+        />
+      </Group>
+      <PodUsageCharts pod={pod} range={range} />
+    </Stack>
+  );
+}
+
+function Fact({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text size="sm" component="div" style={{ wordBreak: 'break-all' }}>
+        {children}
+      </Text>
+    </div>
+  );
+}
+
+function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
+  const seg = encodeURIComponent;
+  const path = `/clusters/${seg(pod.clusterId)}/pods/${seg(pod.namespace)}/${seg(pod.name)}/usage?range=${range}`;
+  const { data, error } = useApi(path, PodUsage, USAGE_POLL_MS);
+  // Stable arrays: the chart is rebuilt only when the data changes.
+  const series = useMemo(() => {
+    const points = data?.points ?? [];
+    return {
+      timesMs: points.map((p) => Date.parse(p.t)),
+      cpu: points.map((p) => p.cpuMilli),
+      memory: points.map((p) => p.memoryBytes),
+    };
+  }, [data]);
+  if (error !== null && data === null) return <PageError title="Usage could not be loaded" error={error} />;
+  if (data === null) return <PageLoading what="Loading usage…" />;
+  const none =
+    'No usage recorded for this pod in this range. Usage comes from metrics-server (metrics.k8s.io) through the agent.';
+  if (series.cpu.every((v) => v === null) && series.memory.every((v) => v === null)) {
+    return (
+      <Text size="sm" c="dimmed" data-testid="pod-usage-empty">
+        {none}
+      </Text>
+    );
+  }
+  return (
+    <Stack gap="sm">
+      <UsageChart
+        label="CPU"
+        timesMs={series.timesMs}
+        values={series.cpu}
+        format={formatCpu}
+        color="blue"
+        height={160}
+        emptyText={none}
+        data-testid="pod-usage-cpu"
+      />
+      <UsageChart
+        label="Memory"
+        timesMs={series.timesMs}
+        values={series.memory}
+        format={formatBytes}
+        color="grape"
+        height={160}
+        emptyText={none}
+        data-testid="pod-usage-memory"
+      />
+    </Stack>
+  );
+}

@@ -1,0 +1,312 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApiClient } from '@niro/protocol';
+import {
+  SimulatedAgent,
+  createAgentDispatcher,
+  generateClusterInventory,
+  type AgentCredentials,
+  type ClusterInventory,
+} from '@niro/testkit';
+import type { Dispatcher } from 'undici';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
+
+const browserInfo = inject('browser');
+const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
+const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
+
+const email = 'oncall@example.test';
+const password = 'incidents e2e passphrase 42';
+const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
+const CLUSTER = 'shop-berlin';
+
+/** The first application pod of the inventory in CrashLoopBackOff: a high pod_crash_looping incident. */
+function crashLooping(inv: ClusterInventory): ClusterInventory {
+  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
+  return {
+    ...inv,
+    pods: inv.pods.map((p, n) =>
+      n !== i
+        ? p
+        : {
+            ...p,
+            containers: p.containers.map((c) => ({
+              ...c,
+              ready: false,
+              state: 'waiting' as const,
+              reason: 'CrashLoopBackOff',
+              restarts: c.restarts + 6,
+            })),
+          },
+    ),
+  };
+}
+
+/** The crash-looping pod replaced: gone from the inventory (its restart history would keep it flagged). */
+function recovered(inv: ClusterInventory): ClusterInventory {
+  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
+  return { ...inv, pods: inv.pods.filter((_, n) => n !== i) };
+}
+
+/** Console errors and uncaught page errors, from before the first request. */
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  return errors;
+}
+
+/** Waits (outside a test, where expect.poll cannot) until `check` holds. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
+describeBrowser(`incidents and findings pages in Chromium (a real server process, a simulated agent)${suffix}`, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[] = [];
+  let dispatcher: Dispatcher;
+  let api: ApiClient;
+  let clusterId = '';
+  let healthyInventory: ClusterInventory | null = null;
+  let agentCredentials: AgentCredentials | null = null;
+  const agents: SimulatedAgent[] = [];
+
+  beforeAll(async () => {
+    server = await startServerProcess({ env: { NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password } });
+    dispatcher = createAgentDispatcher({ connections: 2 });
+    const { token } = await new ApiClient({ baseUrl: server.url }).createToken(email, password, 'web-e2e');
+    api = new ApiClient({ baseUrl: server.url, token });
+
+    // A production cluster: first healthy, then one pod crash-loops. Its workloads (some without
+    // memory limits) give runtime findings.
+    const created = await api.createCluster({ name: CLUSTER, environment: 'production' });
+    clusterId = created.cluster.id;
+    const inventory = generateClusterInventory({ nodes: 2, pods: 30, seed: CLUSTER, clusterName: CLUSTER });
+    const healthy = new SimulatedAgent({ url: server.url, dispatcher, inventory, seed: CLUSTER, churn: false });
+    const credentials = await healthy.enroll(created.enrollment.token);
+    healthyInventory = inventory;
+    agentCredentials = credentials;
+    await healthy.heartbeatOnce();
+    await healthy.stop();
+    const crashing = new SimulatedAgent({
+      url: server.url,
+      dispatcher,
+      inventory: crashLooping(inventory),
+      seed: `${CLUSTER}-crash`,
+      credentials,
+      churn: false,
+    });
+    agents.push(crashing);
+    await crashing.heartbeatOnce();
+    await until('a firing high incident', async () => {
+      return (await api.listIncidents({ state: 'firing', severity: 'high' })).items.length > 0;
+    });
+    await until('runtime findings', async () => (await api.findings({ cluster: clusterId })).items.length > 0);
+
+    browser = await chromium.launch({
+      executablePath: browserInfo.executablePath ?? undefined,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
+    errors = collectErrors(page);
+    await page.goto(`${server.url}/login?next=${encodeURIComponent('/incidents')}`);
+    await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+    await hydrated(page).catch((err: unknown) => {
+      throw new Error(`the login page did not hydrate: ${errors.join('; ')}`, { cause: err });
+    });
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${server.url}/incidents`);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const agent of agents) await agent.stop();
+    await dispatcher?.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('lists the firing incident, opens it with its evidence, and acknowledges it with a note', async ({ annotate }) => {
+    const [incident] = (await api.listIncidents({ state: 'firing', severity: 'high' })).items;
+    if (incident === undefined) throw new Error('no firing incident');
+    const row = page.locator(`tr[data-incident="${incident.id}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('data-state')).toBe('firing');
+    await expect.poll(() => row.textContent()).toContain(CLUSTER);
+    expect(await row.textContent()).toContain('high');
+    expect(await row.textContent()).toContain(incident.title);
+
+    fs.mkdirSync(IMAGES, { recursive: true });
+    await page.screenshot({ path: path.join(IMAGES, 'incidents.png') });
+    await annotate('[web] screenshot of the incidents page: docs/images/incidents.png');
+
+    // The resolved view does not list it; back to open.
+    await page.getByRole('radiogroup', { name: 'State' }).getByText('Resolved').click();
+    await page.waitForURL('**/incidents?state=resolved');
+    await page.getByTestId('incidents-empty').waitFor();
+    await page.getByRole('radiogroup', { name: 'State' }).getByText('Open').click();
+    await row.waitFor();
+
+    await row.getByRole('link', { name: incident.title }).click();
+    await page.waitForURL(`**/incidents/${incident.id}`);
+    const detail = page.getByTestId('incident-detail');
+    await detail.waitFor();
+    await page.getByRole('heading', { name: incident.title }).waitFor();
+    await expect.poll(() => page.getByTestId('incident-timeline').textContent()).toContain(incident.title);
+    // The evidence names the crash-looping container's state.
+    await expect.poll(() => page.getByTestId('incident-evidence').textContent()).toContain('CrashLoopBackOff');
+
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Acknowledge the incident' });
+    await dialog.getByLabel('Note (optional)').fill('Looking at the rollout');
+    await dialog.getByRole('button', { name: 'Acknowledge' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect
+      .poll(() => page.getByTestId('incident-acknowledged').textContent())
+      .toContain(`acknowledged by ${email}`);
+    expect(await detail.getAttribute('data-state')).toBe('acknowledged');
+    await expect
+      .poll(() => page.getByTestId('incident-timeline').textContent())
+      .toContain(`Acknowledged by ${email}: Looking at the rollout`);
+    expect((await api.getIncident(incident.id)).acknowledgedBy).toBe(email);
+    // Only resolved incidents offer Delete.
+    expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+
+    await page.getByRole('link', { name: '← All incidents' }).click();
+    const listed = page.locator(`tr[data-incident="${incident.id}"][data-state="acknowledged"]`);
+    await listed.waitFor();
+    expect(await listed.textContent()).toContain(email);
+    expect(errors, 'the incidents pages').toEqual([]);
+  });
+
+  it("expands a finding to its rule's fix, suppresses it with a reason and finds it under Suppressed", async ({
+    annotate,
+  }) => {
+    const rules = new Map((await api.policyRules()).items.map((r) => [r.id, r]));
+    await page.getByRole('link', { name: 'Findings', exact: true }).click();
+    await page.waitForURL('**/findings');
+    const table = page.getByTestId('finding-table');
+    await table.waitFor();
+
+    const first = table.locator('tr[data-finding]').first();
+    const findingId = await first.getAttribute('data-finding');
+    const ruleId = await first.getAttribute('data-rule');
+    const rule = rules.get(ruleId ?? '');
+    if (findingId === null || rule === undefined) throw new Error(`no rule ${ruleId} for the first finding`);
+    expect(await first.textContent()).toContain(rule.title);
+
+    await first.getByRole('button', { name: /^Show details of/ }).click();
+    const details = page.getByTestId('finding-details');
+    await details.waitFor();
+    // The catalogue's `code` spans are shown as inline code, without the backticks.
+    const shown = (markdown: string): string => markdown.replaceAll('`', '');
+    expect(await details.getByTestId('finding-fix').textContent()).toContain(shown(rule.fix));
+    expect(await details.textContent()).toContain(shown(rule.description));
+    await page.screenshot({ path: path.join(IMAGES, 'findings.png') });
+    await annotate('[web] screenshot of the findings page: docs/images/findings.png');
+
+    await details.getByRole('button', { name: 'Suppress…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Suppress this finding' });
+    // The reason is required.
+    await dialog.getByRole('button', { name: 'Suppress' }).click();
+    await dialog.getByText('Say why this finding is accepted').waitFor();
+    await dialog.getByLabel('Reason').fill('Batch job: memory is bounded by the node pool');
+    await dialog.getByRole('button', { name: 'Suppress' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.locator(`tr[data-finding="${findingId}"]`).waitFor({ state: 'detached' });
+
+    await page.getByRole('radiogroup', { name: 'State' }).getByText('Suppressed').click();
+    await page.waitForURL('**/findings?state=suppressed');
+    const suppressed = page.locator(`tr[data-finding="${findingId}"]`);
+    await suppressed.waitFor();
+    await suppressed.getByRole('button', { name: /^Show details of/ }).click();
+    const who = page.getByTestId('finding-suppression');
+    await who.waitFor();
+    expect(await who.textContent()).toContain('By you');
+    expect(await who.textContent()).toContain('Batch job: memory is bounded by the node pool');
+    const listed = await api.findings({ cluster: clusterId, state: 'suppressed' });
+    expect(listed.items.map((f) => f.id)).toContain(findingId);
+
+    // Removing the suppression lists it as open again.
+    await who.getByRole('button', { name: 'Remove suppression' }).click();
+    await suppressed.waitFor({ state: 'detached' });
+    expect((await api.findings({ cluster: clusterId })).items.map((f) => f.id)).toContain(findingId);
+    expect(errors, 'the findings page').toEqual([]);
+  });
+
+  it('offers Delete once the incident resolved, and deletes it after confirmation', async () => {
+    const [incident] = (await api.listIncidents({ state: 'acknowledged' })).items;
+    if (incident === undefined || healthyInventory === null || agentCredentials === null) {
+      throw new Error('no acknowledged incident from the first test');
+    }
+    await page.goto(`${server.url}/incidents/${incident.id}`);
+    const detail = page.getByTestId('incident-detail');
+    await detail.waitFor();
+
+    // The pod is replaced: clean heartbeats resolve the incident; the open page shows it within a poll.
+    const fixed = new SimulatedAgent({
+      url: server.url,
+      dispatcher,
+      inventory: recovered(healthyInventory),
+      seed: `${CLUSTER}-recovered`,
+      credentials: agentCredentials,
+      churn: false,
+    });
+    agents.push(fixed);
+    for (let n = 0; n < 3 && (await api.getIncident(incident.id)).state !== 'resolved'; n++) {
+      await fixed.heartbeatOnce();
+    }
+    expect((await api.getIncident(incident.id)).state).toBe('resolved');
+    await page.locator('[data-testid="incident-detail"][data-state="resolved"]').waitFor({ timeout: 15_000 });
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete the incident?' });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await api.getIncident(incident.id)).state).toBe('resolved');
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Delete incident' }).click();
+    await page.waitForURL('**/incidents?state=resolved');
+    await page.getByTestId('incidents-empty').waitFor();
+    expect((await api.listIncidents({ cluster: clusterId })).items.map((i) => i.id)).not.toContain(incident.id);
+    expect(errors, 'resolving and deleting').toEqual([]);
+  });
+
+  it('loads both pages in the dark theme without a console error or a page error', async () => {
+    const context = await browser.newContext({ viewport: { width: 768, height: 900 }, colorScheme: 'dark' });
+    try {
+      const dark = await context.newPage();
+      const darkErrors = collectErrors(dark);
+      await dark.goto(`${server.url}/login?next=${encodeURIComponent('/findings')}`);
+      await dark.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+      await hydrated(dark);
+      await dark.locator('input[name="email"]').fill(email);
+      await dark.locator('input[name="password"]').fill(password);
+      await dark.getByRole('button', { name: 'Sign in' }).click();
+      await dark.waitForURL(`${server.url}/findings`);
+      await dark.getByTestId('finding-table').waitFor();
+      await dark.getByRole('link', { name: 'Incidents', exact: true }).click();
+      await dark.getByRole('radiogroup', { name: 'State' }).getByText('All').click();
+      await dark.getByTestId('incident-table').or(dark.getByTestId('incidents-empty')).waitFor();
+      expect(darkErrors, 'the findings and incidents pages, dark, 768 px').toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});

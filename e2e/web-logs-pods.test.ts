@@ -1,0 +1,306 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ApiClient, type Capabilities } from '@niro/protocol';
+import {
+  DEFAULT_CAPABILITIES,
+  buildFullHeartbeat,
+  generateClusterInventory,
+  generateUsage,
+  type ClusterInventory,
+} from '@niro/testkit';
+import { FakeAgent } from '../apps/server/src/modules/logs/test-support/fake-agent.js';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
+
+const browserInfo = inject('browser');
+const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
+const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
+
+const email = 'admin@example.test';
+const password = 'logs and pods e2e passphrase 9';
+const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
+const BILLING_IMAGE = 'registry.example.test/acme/billing:2.4.1';
+
+/** Every console error and uncaught page error of a page (a hydration mismatch is a page error). */
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+  return errors;
+}
+
+async function hydrated(page: Page): Promise<void> {
+  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
+/** The first pod outside kube-system: an application pod. */
+function appPod(inv: ClusterInventory): { namespace: string; name: string; index: number } {
+  const index = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
+  const pod = inv.pods[index];
+  if (pod === undefined) throw new Error('the inventory has no application pod');
+  return { namespace: pod.namespace, name: pod.name, index };
+}
+
+/** The inventory with one application pod running BILLING_IMAGE: an image no other cluster runs. */
+function withBillingPod(inv: ClusterInventory): ClusterInventory {
+  const { index } = appPod(inv);
+  return {
+    ...inv,
+    pods: inv.pods.map((p, i) =>
+      i !== index
+        ? p
+        : { ...p, containers: p.containers.map((c, n) => (n === 0 ? { ...c, image: BILLING_IMAGE } : c)) },
+    ),
+  };
+}
+
+describeBrowser(`live logs, fleet pods and images in Chromium (a real server process, fake agents)${suffix}`, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[] = [];
+  let agent: FakeAgent;
+  const berlin = {
+    id: '',
+    inventory: generateClusterInventory({ nodes: 2, pods: 16, seed: 'shop-berlin', clusterName: 'shop-berlin' }),
+  };
+  const oslo = {
+    id: '',
+    inventory: withBillingPod(
+      generateClusterInventory({ nodes: 1, pods: 10, seed: 'edge-oslo', clusterName: 'edge-oslo' }),
+    ),
+  };
+
+  /** Enrolls a cluster and sends two full heartbeats (with usage) reporting `capabilities`. */
+  async function addCluster(
+    api: ApiClient,
+    name: string,
+    inventory: ClusterInventory,
+    capabilities: Capabilities,
+  ): Promise<{ id: string; agentKey: string }> {
+    const created = await api.createCluster({ name, environment: 'production' });
+    const { clusterId, agentKey } = await new ApiClient({ baseUrl: server.url }).enroll({
+      token: created.enrollment.token,
+      agent: { version: '0.1.0' },
+      cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid: `${name}-uid` },
+    });
+    for (let seq = 1; seq <= 2; seq++) {
+      const heartbeat = buildFullHeartbeat(inventory, {
+        seq,
+        now: Date.now(),
+        capabilities,
+        usage: generateUsage(inventory),
+      });
+      const res = await fetch(`${server.url}/api/agent/v1/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agentKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(heartbeat),
+      });
+      expect(res.status, `heartbeat ${seq} of ${name}`).toBe(200);
+    }
+    return { id: clusterId, agentKey };
+  }
+
+  beforeAll(async () => {
+    server = await startServerProcess({
+      env: { NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password },
+      logLevel: 'warn',
+    });
+    const { token } = await new ApiClient({ baseUrl: server.url }).createToken(email, password, 'web-logs-e2e');
+    const api = new ApiClient({ baseUrl: server.url, token });
+    const b = await addCluster(api, 'shop-berlin', berlin.inventory, { ...DEFAULT_CAPABILITIES, logs: true });
+    berlin.id = b.id;
+    oslo.id = (await addCluster(api, 'edge-oslo', oslo.inventory, DEFAULT_CAPABILITIES)).id;
+    agent = await FakeAgent.connect(server.url, b.agentKey);
+
+    browser = await chromium.launch({
+      executablePath: browserInfo.executablePath ?? undefined,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
+    page = await context.newPage();
+    errors = collectErrors(page);
+    await page.goto(`${server.url}/login?next=/`);
+    await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+    await hydrated(page);
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${server.url}/`);
+  }, 90_000);
+
+  afterAll(async () => {
+    agent?.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('tails a pod’s log from the agent: lines, follow, pause and resume, search, and stops the stream on leaving', async ({
+    annotate,
+  }) => {
+    const pod = appPod(berlin.inventory);
+    const opened = performance.now();
+    await page.goto(`${server.url}/clusters/${berlin.id}/logs?namespace=${pod.namespace}&pod=${pod.name}`);
+    await hydrated(page);
+
+    const cmd = await agent.command('logs');
+    expect(cmd.payload).toMatchObject({ namespace: pod.namespace, pod: pod.name, follow: true, tailLines: 500 });
+    agent.result(cmd.id, { status: 'succeeded', result: {} });
+    const streamId = String(cmd.payload.streamId);
+    const state = page.getByTestId('log-stream-state');
+    await expect.poll(() => state.getAttribute('data-phase')).toBe('streaming');
+
+    const lines = page.getByTestId('log-line');
+    let seq = 0;
+    const send = async (batch: string[]): Promise<void> => {
+      agent.log(streamId, seq, batch);
+      expect(await agent.ack(streamId)).toMatchObject({ seq });
+      seq++;
+    };
+    await send(
+      Array.from(
+        { length: 30 },
+        (_, i) => `2026-03-01T12:00:${String(i).padStart(2, '0')}Z GET /healthz 200 request=${i}`,
+      ),
+    );
+    await expect.poll(() => lines.last().textContent()).toContain('request=29');
+    await annotate(
+      `[web-logs] first lines on screen ${Math.round(performance.now() - opened)} ms after opening the tab`,
+    );
+
+    // Follow: a new line appears at the end, scrolled into view.
+    await send(['2026-03-01T12:01:00Z order created id=42']);
+    await expect.poll(() => lines.last().textContent()).toContain('order created id=42');
+    expect(await lines.last().isVisible()).toBe(true);
+
+    // Pause: the buffer keeps filling, the view does not move; resume shows what came.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await send(['2026-03-01T12:01:01Z payment captured id=42', '2026-03-01T12:01:02Z payment settled']);
+    await expect.poll(() => page.getByTestId('log-new-lines').textContent()).toBe('2 new lines');
+    expect(await page.getByTestId('log-lines').textContent()).not.toContain('payment captured');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => lines.last().textContent()).toContain('payment settled');
+    expect(await page.getByTestId('log-new-lines').count()).toBe(0);
+
+    // Search: every match is marked, with a count and next/previous.
+    await page.getByLabel('Search in log').fill('id=42');
+    await expect.poll(() => page.getByTestId('log-match').count()).toBe(2);
+    expect(await page.getByTestId('log-search-count').textContent()).toBe('1 of 2');
+    await page.getByLabel('Search in log').press('Enter');
+    await expect.poll(() => page.getByTestId('log-search-count').textContent()).toBe('2 of 2');
+    expect(await page.locator('[data-current-match="true"]').textContent()).toContain('payment captured');
+
+    fs.mkdirSync(IMAGES, { recursive: true });
+    await page.screenshot({ path: path.join(IMAGES, 'logs.png') });
+
+    // Another pod from the picker: the old stream is stopped, the new one fails in the agent's words.
+    await page.getByLabel('Search in log').fill('');
+    const other = berlin.inventory.pods.find((p) => p.namespace !== 'kube-system' && p.name !== pod.name);
+    if (other === undefined) throw new Error('no second application pod');
+    const picker = page.getByRole('combobox', { name: 'Pod', exact: true });
+    await picker.click();
+    await picker.fill(other.name);
+    await page.getByRole('option', { name: `${other.namespace}/${other.name}` }).click();
+    expect((await agent.command('logs-stop')).payload).toEqual({ streamId });
+    const second = await agent.command('logs');
+    expect(second.payload).toMatchObject({ namespace: other.namespace, pod: other.name });
+    agent.result(second.id, {
+      status: 'failed',
+      error: { code: 'pod_not_found', message: `pods "${other.name}" not found` },
+    });
+    await expect.poll(() => state.getAttribute('data-phase')).toBe('error');
+    expect(await state.textContent()).toContain(`pods "${other.name}" not found`);
+    expect(page.url()).toContain(`pod=${other.name}`);
+
+    // Try again, then leave the page while it streams: the stream is closed and the agent told to stop.
+    await page.getByRole('button', { name: 'Try again' }).click();
+    const third = await agent.command('logs');
+    agent.result(third.id, { status: 'succeeded', result: {} });
+    await expect.poll(() => state.getAttribute('data-phase')).toBe('streaming');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Pods' }).click();
+    await page.waitForURL(`${server.url}/pods`);
+    expect((await agent.command('logs-stop')).payload).toEqual({ streamId: String(third.payload.streamId) });
+    expect(errors, 'the logs tab').toEqual([]);
+  });
+
+  it('explains how to turn logs on for a cluster without the logs capability', async () => {
+    await page.goto(`${server.url}/clusters/${oslo.id}/logs`);
+    await hydrated(page);
+    const disabled = page.getByTestId('logs-disabled');
+    await disabled.waitFor();
+    expect(await disabled.textContent()).toContain('NIRO_ENABLE_LOGS=1');
+    expect(await disabled.textContent()).toContain('pods/log');
+    expect(errors, 'the logs tab without the capability').toEqual([]);
+  });
+
+  it('lists the pods of both clusters, filters by cluster in the address, and opens a pod’s details', async ({
+    annotate,
+  }) => {
+    const total = berlin.inventory.pods.length + oslo.inventory.pods.length;
+    await page.goto(`${server.url}/pods`);
+    await hydrated(page);
+    await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe(`${total} pods`);
+    const clusters = await page
+      .getByTestId('pod-row')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster')));
+    expect(new Set(clusters)).toEqual(new Set(['shop-berlin', 'edge-oslo']));
+    await page.screenshot({ path: path.join(IMAGES, 'pods.png') });
+    await annotate(`[web-pods] screenshots in ${path.relative(process.cwd(), IMAGES)}: logs.png, pods.png`);
+
+    await page.getByRole('combobox', { name: 'Cluster', exact: true }).click();
+    await page.getByRole('option', { name: 'edge-oslo' }).click();
+    await page.waitForURL(`${server.url}/pods?cluster=${oslo.id}`);
+    await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe(`${oslo.inventory.pods.length} pods`);
+    const filtered = await page
+      .getByTestId('pod-row')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster')));
+    expect(new Set(filtered)).toEqual(new Set(['edge-oslo']));
+
+    // The address alone reproduces the view.
+    await page.reload();
+    await hydrated(page);
+    await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe(`${oslo.inventory.pods.length} pods`);
+
+    const pod = appPod(oslo.inventory);
+    await page.getByRole('button', { name: `Details of ${pod.namespace}/${pod.name}` }).click();
+    const details = page.getByTestId('pod-details');
+    await details.waitFor();
+    expect(await details.textContent()).toContain(BILLING_IMAGE);
+    const logs = page.getByTestId('pod-logs-link');
+    expect(await logs.getAttribute('href')).toBe(
+      `/clusters/${oslo.id}/logs?namespace=${pod.namespace}&pod=${encodeURIComponent(pod.name)}`,
+    );
+    const usage = page.locator(
+      '[data-testid="pod-details"] [data-testid="usage-summary"], [data-testid="pod-usage-empty"], [data-testid="page-error"]',
+    );
+    await usage.first().waitFor();
+    await annotate(`[web-pods] pod usage panel: ${(await usage.first().textContent()) ?? ''}`);
+    expect(await details.getByTestId('page-error').count(), 'the usage endpoint answers').toBe(0);
+    await page.keyboard.press('Escape');
+    expect(errors, 'the pods page').toEqual([]);
+  });
+
+  it('finds which cluster runs an image and links to its pods', async () => {
+    await page.goto(`${server.url}/images?q=no-such-image`);
+    await hydrated(page);
+    await expect.poll(() => page.getByTestId('images-empty').textContent()).toContain('No image in the fleet matches');
+
+    await page.getByLabel('Image').fill('acme/billing');
+    await page.waitForURL(`${server.url}/images?q=acme%2Fbilling`);
+    const rows = page.getByTestId('image-row');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-image')).toBe(BILLING_IMAGE);
+    const where = rows.first().getByTestId('image-cluster');
+    expect(await where.allTextContents()).toEqual(['edge-oslo: 1 pod']);
+
+    await where.first().click();
+    await page.waitForURL((url) => url.pathname === '/pods' && url.searchParams.get('image') === BILLING_IMAGE);
+    expect(new URL(page.url()).searchParams.get('cluster')).toBe(oslo.id);
+    await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe('1 pod');
+    expect(await page.getByTestId('pod-row').getAttribute('data-pod')).toBe(appPod(oslo.inventory).name);
+    expect(errors, 'the images page').toEqual([]);
+  });
+});
