@@ -15,13 +15,24 @@ import { RouterProvider } from './lib/router.js';
 import { AppRoutes } from './routes.js';
 import { BOOT_ELEMENT_ID, inlineJson, type PageProps } from './page-input.js';
 
-// Shade 7 of indigo in the light theme: white text on shade 6 is 4.3:1, below WCAG AA's 4.5:1.
-const theme = createTheme({ primaryColor: 'indigo', primaryShade: { light: 7, dark: 8 }, defaultRadius: 'sm' });
+/**
+ * Filled controls pick black or white text by their colour's luminance (autoContrast); at 0.179 the
+ * two contrasts are equal, so whichever wins is at least 4.58:1, WCAG AA for small text. Shade 7 of
+ * indigo in the light theme keeps the primary buttons' white text (shade 6 would turn it black).
+ */
+const theme = createTheme({
+  primaryColor: 'indigo',
+  primaryShade: { light: 7, dark: 8 },
+  defaultRadius: 'sm',
+  autoContrast: true,
+  luminanceThreshold: 0.179,
+});
 
 /**
  * WCAG AA contrast (4.5:1) for small text, which Mantine's defaults miss in the light theme:
- * dimmed text (gray 6 on white is 3.3:1) and the text of light badges (yellow 9 on yellow 1 is
- * 2.7:1). Dimmed text takes gray 7; light variants a darker shade of their colour's 9.
+ * dimmed text (gray 6 on white is 3.3:1), the text of light badges (yellow 9 on yellow 1 is 2.7:1),
+ * coloured text and outlines (red 7 on white is 3.8:1). Dimmed text takes gray 7; the others a
+ * darker shade of their colour's 9.
  */
 const BADGE_COLORS = ['red', 'orange', 'yellow', 'green', 'blue', 'indigo', 'gray', 'dark', 'teal', 'cyan', 'grape'];
 const contrastVariables: CSSVariablesResolver = (t) => ({
@@ -29,7 +40,15 @@ const contrastVariables: CSSVariablesResolver = (t) => ({
   light: {
     '--mantine-color-dimmed': t.colors.gray[7] ?? '#495057',
     ...Object.fromEntries(
-      BADGE_COLORS.map((c) => [`--mantine-color-${c}-light-color`, darken(t.colors[c]?.[9] ?? '#000', 0.35)]),
+      BADGE_COLORS.flatMap((c) => {
+        const shade9 = t.colors[c]?.[9] ?? '#000';
+        return [
+          [`--mantine-color-${c}-light-color`, darken(shade9, 0.35)],
+          // Coloured text (`c="red"`) and outline buttons on the page's white.
+          [`--mantine-color-${c}-text`, darken(shade9, 0.2)],
+          [`--mantine-color-${c}-outline`, darken(shade9, 0.2)],
+        ];
+      }),
     ),
   },
   dark: { '--mantine-color-dimmed': t.colors.dark[1] ?? '#b8b8b8' },
