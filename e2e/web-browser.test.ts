@@ -154,6 +154,34 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     await annotate(`[web] screenshot of the fleet overview: ${path.relative(process.cwd(), SCREENSHOT)}`);
+
+    // The crash-looping pod is replaced: clean heartbeats resolve the incident and the page's next
+    // poll shows the cluster healthy again, without a reload.
+    await crashing.stop();
+    const crashed = crashLooping(agent.inventory);
+    const badPod = crashed.pods.find((p) => p.containers.some((c) => c.reason === 'CrashLoopBackOff'));
+    const fixed = new SimulatedAgent({
+      url: server.url,
+      dispatcher,
+      inventory: {
+        ...agent.inventory,
+        pods: agent.inventory.pods.filter((p) => p !== badPod && p.name !== badPod?.name),
+      },
+      seed: 'shop-berlin-fixed',
+      credentials: creds,
+      churn: false,
+    });
+    agents.set('shop-berlin-fixed', fixed);
+    for (
+      let n = 0;
+      n < 5 && (await api.fleet()).clusters.find((c) => c.name === 'shop-berlin')?.status !== 'healthy';
+      n++
+    ) {
+      await fixed.heartbeatOnce();
+    }
+    await page.locator('tr[data-cluster="shop-berlin"][data-status="healthy"]').waitFor({ timeout: 15_000 });
+    await expect.poll(() => berlin.textContent()).not.toContain('high');
+    expect(pageErrors).toEqual([]);
   });
 
   it('loads and hydrates the login and fleet pages without a console error or a page error', async () => {

@@ -237,7 +237,8 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
     await suppressed.getByRole('button', { name: /^Show details of/ }).click();
     const who = page.getByTestId('finding-suppression');
     await who.waitFor();
-    expect(await who.textContent()).toContain('By you');
+    // The suppressor by email (the API's createdByEmail), marked as the reader.
+    expect(await who.getByTestId('finding-suppressed-by').textContent()).toBe(`${email} (you)`);
     expect(await who.textContent()).toContain('Batch job: memory is bounded by the node pool');
     const listed = await api.findings({ cluster: clusterId, state: 'suppressed' });
     expect(listed.items.map((f) => f.id)).toContain(findingId);
@@ -247,6 +248,38 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
     await suppressed.waitFor({ state: 'detached' });
     expect((await api.findings({ cluster: clusterId })).items.map((f) => f.id)).toContain(findingId);
     expect(errors, 'the findings page').toEqual([]);
+  });
+
+  it('filters findings by rule through the address, on the server', async ({ annotate }) => {
+    const all = (await api.findings({ cluster: clusterId, severity: 'info', limit: 1000 })).items;
+    const counts = new Map<string, number>();
+    for (const f of all) counts.set(f.ruleId, (counts.get(f.ruleId) ?? 0) + 1);
+    // The rule with the fewest open findings: most of the list is other rules'.
+    const [ruleId, expected] = [...counts].sort((a, b) => a[1] - b[1])[0] ?? [];
+    if (ruleId === undefined || expected === undefined || counts.size < 2) {
+      throw new Error(`need findings of two rules, got ${[...counts.keys()].join(', ')}`);
+    }
+    const rule = (await api.policyRules()).items.find((r) => r.id === ruleId);
+    const listed = page.waitForRequest((r) => {
+      const url = new URL(r.url());
+      return url.pathname === '/api/v1/findings' && url.searchParams.get('rule') === ruleId;
+    });
+    await page.goto(`${server.url}/findings?rule=${ruleId}&severity=info`);
+    await hydrated(page);
+    await listed;
+    const rows = page.locator('[data-testid="finding-table"] tr[data-finding]');
+    await expect.poll(() => rows.count()).toBe(expected);
+    expect(new Set(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-rule'))))).toEqual(
+      new Set([ruleId]),
+    );
+    await expect.poll(() => page.getByRole('combobox', { name: 'Rule' }).inputValue()).toBe(ruleId);
+    await annotate(`[web] rule ${ruleId} (${rule?.title ?? '?'}): ${expected} of ${all.length} open findings`);
+
+    // Back to every rule from the choice: the address follows.
+    await page.getByRole('combobox', { name: 'Rule' }).selectOption('');
+    await page.waitForURL((url) => url.pathname === '/findings' && !url.searchParams.has('rule'));
+    await expect.poll(() => rows.count()).toBe(Math.min(all.length, 100));
+    expect(errors, 'the findings page filtered by rule').toEqual([]);
   });
 
   it('offers Delete once the incident resolved, and deletes it after confirmation', async () => {

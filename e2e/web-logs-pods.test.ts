@@ -21,6 +21,8 @@ const email = 'admin@example.test';
 const password = 'logs and pods e2e passphrase 9';
 const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const BILLING_IMAGE = 'registry.example.test/acme/billing:2.4.1';
+const SHIPPER_IMAGE = 'registry.example.test/acme/log-shipper:1.0.3';
+const Mi = 1024 * 1024;
 
 /** Every console error and uncaught page error of a page (a hydration mismatch is a page error). */
 function collectErrors(page: Page): string[] {
@@ -57,6 +59,72 @@ function withBillingPod(inv: ClusterInventory): ClusterInventory {
   };
 }
 
+/** The last running application pod: the one given a sidecar and an init container. */
+function sidecarPod(inv: ClusterInventory): { namespace: string; name: string; index: number } {
+  const index = inv.pods.findLastIndex((p) => p.namespace !== 'kube-system' && p.phase === 'Running');
+  const pod = inv.pods[index];
+  if (pod === undefined || index <= 1) throw new Error('the inventory has no third running application pod');
+  return { namespace: pod.namespace, name: pod.name, index };
+}
+
+/**
+ * The inventory with sidecarPod running `shop` (a CPU request, a memory limit), a privileged
+ * `log-shipper` sidecar on SHIPPER_IMAGE (requests and limits), and a completed `migrate` init container.
+ */
+function withSidecarPod(inv: ClusterInventory): ClusterInventory {
+  const { index } = sidecarPod(inv);
+  const running = {
+    ready: true,
+    restarts: 0,
+    state: 'running' as const,
+    probes: { liveness: true, readiness: true, startup: false },
+    privileged: false,
+  };
+  return {
+    ...inv,
+    pods: inv.pods.map((p, i) =>
+      i !== index
+        ? p
+        : {
+            ...p,
+            containers: [
+              {
+                ...running,
+                name: 'shop',
+                image: 'registry.example.test/acme/shop:3.2.0',
+                requests: { cpuMilli: 250, memoryBytes: 256 * Mi },
+                limits: { memoryBytes: 512 * Mi },
+              },
+              {
+                ...running,
+                name: 'log-shipper',
+                image: SHIPPER_IMAGE,
+                restarts: 2,
+                lastTerminationReason: 'OOMKilled',
+                requests: { cpuMilli: 50, memoryBytes: 64 * Mi },
+                limits: { cpuMilli: 200, memoryBytes: 128 * Mi },
+                probes: { liveness: false, readiness: false, startup: false },
+                privileged: true,
+              },
+            ],
+            initContainers: [
+              {
+                ...running,
+                name: 'migrate',
+                image: 'registry.example.test/acme/shop:3.2.0',
+                ready: false,
+                state: 'terminated' as const,
+                reason: 'Completed',
+                requests: {},
+                limits: {},
+                probes: { liveness: false, readiness: false, startup: false },
+              },
+            ],
+          },
+    ),
+  };
+}
+
 describeBrowser(`live logs, fleet pods and images in Chromium (a real server process, fake agents)${suffix}`, () => {
   let server: ServerProcess;
   let browser: Browser;
@@ -65,7 +133,9 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
   let agent: FakeAgent;
   const berlin = {
     id: '',
-    inventory: generateClusterInventory({ nodes: 2, pods: 16, seed: 'shop-berlin', clusterName: 'shop-berlin' }),
+    inventory: withSidecarPod(
+      generateClusterInventory({ nodes: 2, pods: 16, seed: 'shop-berlin', clusterName: 'shop-berlin' }),
+    ),
   };
   const oslo = {
     id: '',
@@ -268,7 +338,7 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
     await page.getByRole('button', { name: `Details of ${pod.namespace}/${pod.name}` }).click();
     const details = page.getByTestId('pod-details');
     await details.waitFor();
-    expect(await details.textContent()).toContain(BILLING_IMAGE);
+    await expect.poll(() => details.getByTestId('pod-containers').textContent()).toContain(BILLING_IMAGE);
     const logs = page.getByTestId('pod-logs-link');
     expect(await logs.getAttribute('href')).toBe(
       `/clusters/${oslo.id}/logs?namespace=${pod.namespace}&pod=${encodeURIComponent(pod.name)}`,
@@ -302,5 +372,83 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
     await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe('1 pod');
     expect(await page.getByTestId('pod-row').getAttribute('data-pod')).toBe(appPod(oslo.inventory).name);
     expect(errors, 'the images page').toEqual([]);
+  });
+
+  it('finds a pod by image on the server, shows its containers with requests and limits, and reads one container’s log', async ({
+    annotate,
+  }) => {
+    const pod = sidecarPod(berlin.inventory);
+    const imageQuery = page.waitForRequest((r) => {
+      const url = new URL(r.url());
+      return url.pathname === '/api/v1/pods' && url.searchParams.get('image') === SHIPPER_IMAGE;
+    });
+    await page.goto(`${server.url}/pods?image=${encodeURIComponent(SHIPPER_IMAGE)}`);
+    await hydrated(page);
+    await imageQuery;
+    await expect.poll(() => page.getByTestId('pods-count').textContent()).toBe('1 pod');
+    expect(await page.getByTestId('pod-row').getAttribute('data-pod')).toBe(pod.name);
+    expect(new URL(page.url()).searchParams.get('image')).toBe(SHIPPER_IMAGE);
+
+    await page.getByRole('button', { name: `Details of ${pod.namespace}/${pod.name}` }).click();
+    const table = page.getByTestId('pod-containers');
+    await table.waitFor();
+    const row = (name: string) => table.locator(`[data-testid="pod-container-row"][data-container="${name}"]`);
+    const cells = async (name: string): Promise<[string | null, string | null]> => [
+      await row(name).getByTestId('container-cpu').textContent(),
+      await row(name).getByTestId('container-memory').textContent(),
+    ];
+    expect(
+      await table.getByTestId('pod-container-row').evaluateAll((rows) => rows.map((r) => r.dataset.container)),
+    ).toEqual(['shop', 'log-shipper', 'migrate']);
+    // Requests / limits per container, – where one is not set.
+    expect(await cells('shop')).toEqual(['250m / –', '256 Mi / 512 Mi']);
+    expect(await cells('log-shipper')).toEqual(['50m / 200m', '64.0 Mi / 128 Mi']);
+    expect(await cells('migrate')).toEqual(['– / –', '– / –']);
+    expect(await row('log-shipper').textContent()).toContain('OOMKilled');
+    expect(await row('log-shipper').getByTestId('container-privileged').textContent()).toBe('privileged');
+    expect(await row('shop').getByTestId('container-privileged').count()).toBe(0);
+    expect(await row('shop').textContent()).toContain('liveness, readiness');
+    expect(await row('migrate').textContent()).toContain('terminated: Completed');
+    // The pod's usage against the summed limits (memory: both set) or requests (CPU: shop sets no limit).
+    const cpuTotal = (await table.getByTestId('pod-cpu-total').textContent()) ?? '';
+    const memoryTotal = (await table.getByTestId('pod-memory-total').textContent()) ?? '';
+    expect(cpuTotal).toMatch(/^300m \/ –in use: .+ of 300m request \(\d+%\)$/);
+    expect(memoryTotal).toMatch(/^320 Mi \/ 640 Miin use: .+ of 640 Mi limit \(\d+%\)$/);
+    const now = (await page.getByTestId('pod-usage-now').textContent()) ?? '';
+    expect(now).toMatch(
+      /^In use now, whole pod: CPU .+ of 300m request \(\d+%\); memory .+ of 640 Mi limit \(\d+%\)\.$/,
+    );
+    await annotate(`[web-pods] pod total: CPU ${cpuTotal}; memory ${memoryTotal}`);
+    await page.screenshot({ path: path.join(IMAGES, 'pod-details.png') });
+
+    const link = row('log-shipper').getByRole('link', { name: 'Log of container log-shipper' });
+    expect(await link.getAttribute('href')).toBe(
+      `/clusters/${berlin.id}/logs?namespace=${pod.namespace}&pod=${encodeURIComponent(pod.name)}&container=log-shipper`,
+    );
+    await link.click();
+    await page.waitForURL((url) => url.pathname === `/clusters/${berlin.id}/logs`);
+    const first = await agent.command('logs');
+    expect(first.payload).toMatchObject({ namespace: pod.namespace, pod: pod.name, container: 'log-shipper' });
+    agent.result(first.id, { status: 'succeeded', result: {} });
+    await expect.poll(() => page.getByTestId('log-stream-state').getAttribute('data-phase')).toBe('streaming');
+
+    // The container choice lists the pod's containers and its init container, from the pod's detail.
+    const select = page.getByRole('combobox', { name: 'Container', exact: true });
+    await expect.poll(() => select.inputValue()).toBe('log-shipper');
+    await select.click();
+    const options = page.getByRole('listbox').getByRole('option');
+    await expect.poll(() => options.allTextContents()).toEqual(['shop', 'log-shipper', 'migrate']);
+    await page.getByRole('option', { name: 'migrate' }).click();
+    expect((await agent.command('logs-stop')).payload).toEqual({ streamId: first.payload.streamId });
+    const second = await agent.command('logs');
+    expect(second.payload).toMatchObject({ namespace: pod.namespace, pod: pod.name, container: 'migrate' });
+    agent.result(second.id, { status: 'succeeded', result: {} });
+    await page.waitForURL((url) => url.searchParams.get('container') === 'migrate');
+    expect(await select.inputValue()).toBe('migrate');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Pods' }).click();
+    await page.waitForURL(`${server.url}/pods`);
+    expect((await agent.command('logs-stop')).payload).toEqual({ streamId: second.payload.streamId });
+    expect(errors, 'the pod drawer and the container choice').toEqual([]);
   });
 });

@@ -619,6 +619,9 @@ export const FindingSuppression = Type.Object({
   id: Type.String(),
   reason: Type.String(),
   createdBy: Type.Optional(Type.String({ description: 'User id of who suppressed it' })),
+  createdByEmail: Type.Union([Type.String(), Type.Null()], {
+    description: 'Email of who suppressed it; null when unknown or the user is deleted',
+  }),
   createdAt: Type.String({ format: 'date-time' }),
   expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
 });
@@ -647,6 +650,14 @@ export const FindingsQuery = Type.Object({
   cluster: Type.Optional(Type.String({ maxLength: 64, description: 'Cluster id' })),
   deployment: Type.Optional(Type.String({ maxLength: 128, description: 'Niro deployment id' })),
   severity: Type.Optional(severityUnion({ description: 'This severity or above' })),
+  rule: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 100,
+      pattern: '^[a-z0-9][a-z0-9-]*$',
+      description: 'A rule id of GET /policy/rules: only its findings',
+    }),
+  ),
   state: Type.Optional(
     Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('suppressed')], {
       description:

@@ -5,9 +5,11 @@ import type { SuppressionRow } from './suppressions.repository.js';
 export type FindingRow = FindingsTable;
 export type ListedFindingRow = FindingRow & {
   cluster_name: string | null;
-  /** With state 'suppressed': the live suppression that covers the finding. */
-  suppression?: SuppressionRow;
+  /** With state 'suppressed': the live suppression that covers the finding, with its creator's email. */
+  suppression?: CoveringSuppressionRow;
 };
+
+export type CoveringSuppressionRow = SuppressionRow & { created_by_email: string | null };
 
 /** The columns a re-evaluation may change on a finding that stays open. */
 export type FindingRefresh = Pick<
@@ -18,6 +20,7 @@ export type FindingRefresh = Pick<
 export type FindingsListFilter = {
   clusterId?: string;
   deploymentId?: string;
+  ruleId?: string;
   minRank?: number;
   /** open: open and not covered by a live suppression; suppressed: open and covered; closed. */
   state: 'open' | 'closed' | 'suppressed';
@@ -159,6 +162,7 @@ export class FindingsRepository {
       .where('clusters.org_id', 'in', orgIds);
     if (filter.clusterId !== undefined) q = q.where('findings.cluster_id', '=', filter.clusterId);
     if (filter.deploymentId !== undefined) q = q.where('findings.deployment_id', '=', filter.deploymentId);
+    if (filter.ruleId !== undefined) q = q.where('findings.rule_id', '=', filter.ruleId);
     if (filter.minRank !== undefined) q = q.where('findings.severity_rank', '>=', filter.minRank);
     q = q.where('findings.open_fingerprint', filter.state === 'closed' ? 'is' : 'is not', null);
     if (filter.state === 'open') q = q.where((eb) => eb.not(eb.exists(covering(eb))));
@@ -180,12 +184,17 @@ export class FindingsRepository {
       .select((eb) => covering(eb).orderBy('s.cluster_key', 'desc').orderBy('s.id').limit(1).as('suppression_id'))
       .execute();
     const ids = [...new Set(rows.flatMap((r) => (r.suppression_id === null ? [] : [r.suppression_id])))];
-    const byId = new Map<string, SuppressionRow>();
+    const byId = new Map<string, CoveringSuppressionRow>();
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      for (const s of await this.db.selectFrom('suppressions').selectAll().where('id', 'in', chunk).execute()) {
-        byId.set(s.id, s);
-      }
+      const found = await this.db
+        .selectFrom('suppressions')
+        .leftJoin('users', 'users.id', 'suppressions.created_by')
+        .selectAll('suppressions')
+        .select('users.email as created_by_email')
+        .where('suppressions.id', 'in', chunk)
+        .execute();
+      for (const s of found) byId.set(s.id, s);
     }
     return rows.map(({ suppression_id, ...row }) => {
       const suppression = suppression_id === null ? undefined : byId.get(suppression_id);

@@ -114,6 +114,7 @@ export class FindingsService implements WorkloadListener {
     const rows = await this.repo.list(scope.orgIds, {
       clusterId: query.cluster,
       deploymentId: query.deployment,
+      ruleId: query.rule,
       minRank: query.severity === undefined ? undefined : SEVERITY_RANK[query.severity],
       state: query.state ?? 'open',
       now: this.clock.now(),
@@ -508,7 +509,12 @@ function toStoredFinding(row: ListedFindingRow): StoredFinding {
   if (rule !== undefined) out.fix = rule.fix;
   const s = row.suppression;
   if (s !== undefined) {
-    out.suppression = { id: s.id, reason: s.reason, createdAt: iso(s.created_at) };
+    out.suppression = {
+      id: s.id,
+      reason: s.reason,
+      createdByEmail: s.created_by_email,
+      createdAt: iso(s.created_at),
+    };
     if (s.created_by !== null) out.suppression.createdBy = s.created_by;
     if (s.expires_at !== null) out.suppression.expiresAt = iso(s.expires_at);
   }

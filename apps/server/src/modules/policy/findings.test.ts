@@ -247,6 +247,37 @@ describeEachDatabase('runtime policy findings', (dialect) => {
       expect(new Set(both.map((f) => f.clusterId))).toEqual(new Set([c.clusterId, other.clusterId]));
     });
 
+    it('filters by rule on the server, with the other filters and across pages', async () => {
+      const all = await findings(c.owner.token, `?cluster=${c.clusterId}&severity=info&limit=1000`);
+      const ruleIds = [...new Set(all.map((f) => f.ruleId))];
+      expect(ruleIds.length).toBeGreaterThan(1);
+      for (const rule of ruleIds) {
+        const only = await findings(c.owner.token, `?cluster=${c.clusterId}&severity=info&rule=${rule}&limit=1000`);
+        expect(
+          only.map((f) => f.id),
+          rule,
+        ).toEqual(all.filter((f) => f.ruleId === rule).map((f) => f.id));
+      }
+      // Pages of one rule hold only that rule, however many findings of other rules rank between them.
+      const busiest = ruleIds
+        .map((rule) => ({ rule, n: all.filter((f) => f.ruleId === rule).length }))
+        .sort((a, b) => b.n - a.n)[0];
+      if (busiest === undefined) throw new Error('no rule');
+      const paged: StoredFinding[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = `?cluster=${c.clusterId}&severity=info&rule=${busiest.rule}&limit=1${cursor === null ? '' : `&cursor=${cursor}`}`;
+        const res = await t.app.inject({ method: 'GET', url: `/api/v1/findings${q}`, headers: bearer(c.owner.token) });
+        const page = res.json<FindingPage>();
+        paged.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect(paged.length).toBe(busiest.n);
+      expect(paged.every((f) => f.ruleId === busiest.rule)).toBe(true);
+      // A rule id that names no rule is no error: nothing matches it.
+      expect(await findings(c.owner.token, `?cluster=${c.clusterId}&severity=info&rule=no-such-rule`)).toEqual([]);
+    });
+
     it('shows findings to a viewer of the org, and nothing to a user of another org', async () => {
       const viewer = await createUserWithToken(t.services, { role: 'viewer', orgId: c.orgId });
       expect(imageFindings(await findings(viewer.token, `?cluster=${c.clusterId}`))).toHaveLength(1);
@@ -261,6 +292,8 @@ describeEachDatabase('runtime policy findings', (dialect) => {
         ['?cursor=bm9wZQ', 'querystring.cursor'],
         ['?severity=critical', 'querystring.severity'],
         ['?state=firing', 'querystring.state'],
+        ['?rule=Not%20A%20Rule', 'querystring.rule'],
+        [`?rule=${'a'.repeat(101)}`, 'querystring.rule'],
       ] as const) {
         const res = await t.app.inject({ method: 'GET', url: `/api/v1/findings${q}`, headers: bearer(c.owner.token) });
         expect(res.statusCode, q).toBe(400);

@@ -248,6 +248,7 @@ describeEachDatabase('suppressions of runtime findings', (dialect) => {
         id: created.id,
         reason: 'pinned by the image controller',
         createdBy: c.owner.userId,
+        createdByEmail: c.owner.email,
         createdAt: created.createdAt,
       },
     });
@@ -259,6 +260,21 @@ describeEachDatabase('suppressions of runtime findings', (dialect) => {
       headers: bearer(c.owner.token),
     });
     expect(res.json<FindingPage>().items.map((f) => f.ruleId)).toEqual(['mutable-image-tag']);
+    // The rule filter applies to suppressed findings too.
+    for (const [rule, ids] of [
+      ['mutable-image-tag', [open?.id]],
+      ['missing-pdb', []],
+    ] as const) {
+      const byRule = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/findings?cluster=${c.clusterId}&state=suppressed&severity=info&rule=${rule}`,
+        headers: bearer(c.owner.token),
+      });
+      expect(
+        byRule.json<FindingPage>().items.map((f) => f.id),
+        rule,
+      ).toEqual(ids);
+    }
 
     expect((await remove(c.owner.token, created.id)).statusCode).toBe(204);
     expect((await imageFindings(c.owner.token, c.clusterId)).map((f) => f.id)).toEqual([open?.id]);

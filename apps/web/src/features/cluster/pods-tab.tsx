@@ -148,7 +148,7 @@ export function PodsTab({ cluster }: { cluster: Cluster }) {
         opened={selected !== null}
         onClose={() => setSelected(null)}
         position="right"
-        size="md"
+        size="xl"
         title={selected === null ? '' : `${selected.namespace}/${selected.name}`}
       >
         {selected !== null && <PodDetails pod={selected} />}

@@ -1,6 +1,7 @@
 import { Alert, Badge, Button, Code, Group, Modal, Stack, Text, Textarea, Title } from '@mantine/core';
 import {
   SUPPRESSION_REASON_MAX_CHARS,
+  type FindingSuppression,
   type PolicyRuleInfo,
   type PolicySeverity,
   type StoredFinding,
@@ -117,8 +118,7 @@ export function FindingDetails({
         <Alert color="gray" title="Suppressed" data-testid="finding-suppression">
           <Stack gap="xs">
             <Text size="sm">
-              By {s.createdBy === undefined ? 'someone' : s.createdBy === meId ? 'you' : `user ${s.createdBy}`},{' '}
-              {formatTime(s.createdAt)}
+              By <span data-testid="finding-suppressed-by">{suppressor(s, meId)}</span>, {formatTime(s.createdAt)}
               {s.expiresAt !== undefined && `, until ${formatTime(s.expiresAt)}`}: {s.reason}
             </Text>
             <Group>
@@ -172,6 +172,14 @@ export function FindingDetails({
       </Modal>
     </Stack>
   );
+}
+
+/** Who suppressed a finding: their email (and "you"), else their user id once the user is deleted. */
+function suppressor(s: FindingSuppression, meId: string | null): string {
+  const you = s.createdBy !== undefined && s.createdBy === meId;
+  if (s.createdByEmail !== null) return you ? `${s.createdByEmail} (you)` : s.createdByEmail;
+  if (you) return 'you';
+  return s.createdBy === undefined ? 'someone' : `user ${s.createdBy}`;
 }
 
 function Doc({ title, children, testId }: { title: string; children: React.ReactNode; testId?: string }) {

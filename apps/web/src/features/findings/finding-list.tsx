@@ -74,7 +74,7 @@ export function FindingView({
   const rules = useApi('/policy/rules', PolicyRuleList);
   const me = useApi('/me', Me);
   const ruleById = new Map((rules.data?.items ?? []).map((r) => [r.id, r]));
-  const key = `${filters.cluster ?? ''}|${filters.severity ?? ''}|${filters.state}`;
+  const key = `${filters.cluster ?? ''}|${filters.rule ?? ''}|${filters.severity ?? ''}|${filters.state}`;
 
   return (
     <Stack gap="sm">
@@ -109,10 +109,7 @@ export function FindingView({
           size="sm"
           value={filters.rule ?? ''}
           onChange={(e) => onFiltersChange({ ...filters, rule: e.currentTarget.value || null })}
-          data={[
-            { value: '', label: 'All rules' },
-            ...(rules.data?.items ?? []).map((r) => ({ value: r.id, label: r.title })),
-          ]}
+          data={ruleOptions(rules.data?.items ?? [], filters.rule)}
         />
         <NativeSelect
           label="Severity"
@@ -140,9 +137,18 @@ export function FindingView({
   );
 }
 
+/** The catalogue's rules; a rule named in the address stays selected before the catalogue arrives. */
+function ruleOptions(rules: readonly PolicyRuleInfo[], selected: string | null): { value: string; label: string }[] {
+  const options = rules.map((r) => ({ value: r.id, label: r.title }));
+  if (selected !== null && !options.some((o) => o.value === selected))
+    options.push({ value: selected, label: selected });
+  return [{ value: '', label: 'All rules' }, ...options];
+}
+
 function findingsPath(filters: FindingFilters, cursor: string | null): string {
   const q = new URLSearchParams({ limit: String(PAGE_SIZE), state: filters.state });
   if (filters.cluster !== null) q.set('cluster', filters.cluster);
+  if (filters.rule !== null) q.set('rule', filters.rule);
   if (filters.severity !== null) q.set('severity', filters.severity);
   if (cursor !== null) q.set('cursor', cursor);
   return `/findings?${q.toString()}`;
@@ -167,8 +173,7 @@ function FindingPages({
   const { data, error, loading, reload } = useApi(findingsPath(filters, cursor), FindingPage);
 
   if (data === null) return loading ? <PageLoading what="Loading findings…" /> : <PageError error={error ?? ''} />;
-  // The API has no rule filter: it narrows the page loaded.
-  const items = filters.rule === null ? data.items : data.items.filter((f) => f.ruleId === filters.rule);
+  const items = data.items;
   const groups = SEVERITY_ORDER.map((s) => ({ severity: s, items: items.filter((f) => f.severity === s) })).filter(
     (g) => g.items.length > 0,
   );

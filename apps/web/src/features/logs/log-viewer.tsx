@@ -17,6 +17,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useRouter } from '../../lib/router.js';
 import { LOG_BUFFER_LINES, LogBuffer, findMatches, splitMatches, type LogSnapshot } from './log-buffer.js';
 import { LogsDisabled } from './logs-disabled.js';
+import { ContainerPicker } from './container-picker.js';
 import { PodPicker } from './pod-picker.js';
 import { useLogStream, type LogStreamState, type LogTarget } from './use-log-stream.js';
 
@@ -177,10 +178,11 @@ function LiveLogs({ clusterId }: { clusterId: string }) {
           value={podValue}
           onChange={(v) => setParams({ namespace: v?.namespace ?? null, pod: v?.pod ?? null, container: null })}
         />
-        <ContainerInput
-          key={`${namespace ?? ''}/${pod ?? ''}/${container ?? ''}`}
-          value={container ?? ''}
-          onCommit={(v) => setParams({ container: v.trim() === '' ? null : v.trim() })}
+        <ContainerPicker
+          clusterId={clusterId}
+          pod={podValue}
+          value={container === '' ? null : container}
+          onChange={(v) => setParams({ container: v })}
         />
         <NativeSelect
           label="Tail lines"
@@ -329,26 +331,6 @@ function LiveLogs({ clusterId }: { clusterId: string }) {
         {LOG_BUFFER_LINES.toLocaleString()}.
       </Text>
     </Stack>
-  );
-}
-
-/** The container box commits on Enter or when it loses focus: each change starts a new stream. */
-function ContainerInput({ value, onCommit }: { value: string; onCommit: (value: string) => void }) {
-  const [draft, setDraft] = useState(value);
-  const commit = (): void => {
-    if (draft.trim() !== value) onCommit(draft);
-  };
-  return (
-    <TextInput
-      label="Container"
-      placeholder="the pod's only container"
-      value={draft}
-      onChange={(e) => setDraft(e.currentTarget.value)}
-      onBlur={commit}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-      }}
-    />
   );
 }
 

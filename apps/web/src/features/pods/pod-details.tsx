@@ -1,18 +1,25 @@
 import { useMemo, useState } from 'react';
 import { Badge, Code, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
-import { PodUsage, type PodRow, type UsageRange } from '@niro/protocol';
+import { ClusterPodDetail, PodUsage, type PodRow, type UsageRange } from '@niro/protocol';
 import { formatBytes, formatCpu, formatTime } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
 import { useApi } from '../../lib/use-api.js';
 import { UsageChart } from '../cluster/usage-chart.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
+import { PodContainers } from './pod-containers.js';
 import { POD_STATUS_COLOR, podLogsHref } from './pod-links.js';
 
 const USAGE_POLL_MS = 30_000;
 
-/** One pod: what the agent reported, its CPU and memory over time, and a way to its log. */
+/** One pod: what the agent reported, its containers, its CPU and memory over time, and a way to its log. */
 export function PodDetails({ pod }: { pod: PodRow }) {
   const [range, setRange] = useState<UsageRange>('1h');
+  const seg = encodeURIComponent;
+  const detail = useApi(
+    `/clusters/${seg(pod.clusterId)}/pods/${seg(pod.namespace)}/${seg(pod.name)}`,
+    ClusterPodDetail,
+    USAGE_POLL_MS,
+  );
   return (
     <Stack gap="md" data-testid="pod-details">
       <Group gap="xs">
@@ -35,19 +42,25 @@ export function PodDetails({ pod }: { pod: PodRow }) {
         <Fact label="Started">{formatTime(pod.startedAt)}</Fact>
       </SimpleGrid>
       <Stack gap={4}>
-        <Text size="sm" fw={600}>
-          Images
-        </Text>
-        {pod.images.length === 0 ? (
-          <Text size="sm" c="dimmed">
-            None reported
-          </Text>
+        <Title order={3} size="h5">
+          Containers
+        </Title>
+        {detail.data !== null ? (
+          <PodContainers detail={detail.data} />
+        ) : detail.error !== null ? (
+          <>
+            <PageError title="The pod's containers could not be loaded" error={detail.error} />
+            <Text size="sm" fw={600}>
+              Images
+            </Text>
+            {pod.images.map((image) => (
+              <Code key={image} style={{ wordBreak: 'break-all' }}>
+                {image}
+              </Code>
+            ))}
+          </>
         ) : (
-          pod.images.map((image) => (
-            <Code key={image} style={{ wordBreak: 'break-all' }}>
-              {image}
-            </Code>
-          ))
+          <PageLoading what="Loading containers…" />
         )}
       </Stack>
       <Link href={podLogsHref(pod.clusterId, pod)} data-testid="pod-logs-link">
@@ -93,12 +106,15 @@ function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
   // Stable arrays: the chart is rebuilt only when the data changes.
   const series = useMemo(() => {
     const points = data?.points ?? [];
+    // The whole range on the time axis, as on the cluster page: one point does not stretch over years.
+    const endMs = Math.max(Date.now(), ...points.map((p) => Date.parse(p.t)));
     return {
+      windowMs: { startMs: endMs - (range === '24h' ? 24 : 1) * 3_600_000, endMs },
       timesMs: points.map((p) => Date.parse(p.t)),
       cpu: points.map((p) => p.cpuMilli),
       memory: points.map((p) => p.memoryBytes),
     };
-  }, [data]);
+  }, [data, range]);
   if (error !== null && data === null) return <PageError title="Usage could not be loaded" error={error} />;
   if (data === null) return <PageLoading what="Loading usage…" />;
   const none =
@@ -115,6 +131,7 @@ function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
       <UsageChart
         label="CPU"
         timesMs={series.timesMs}
+        windowMs={series.windowMs}
         values={series.cpu}
         format={formatCpu}
         color="blue"
@@ -125,6 +142,7 @@ function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
       <UsageChart
         label="Memory"
         timesMs={series.timesMs}
+        windowMs={series.windowMs}
         values={series.memory}
         format={formatBytes}
         color="grape"

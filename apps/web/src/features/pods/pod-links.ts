@@ -15,9 +15,10 @@ export function isPodStatus(v: string | null): v is PodStatus {
   return POD_STATUSES.some((s) => s === v);
 }
 
-/** The cluster page's Logs tab, opened on one pod. */
-export function podLogsHref(clusterId: string, pod: { namespace: string; name: string }): string {
+/** The cluster page's Logs tab, opened on one pod (and one of its containers). */
+export function podLogsHref(clusterId: string, pod: { namespace: string; name: string }, container?: string): string {
   const q = new URLSearchParams({ namespace: pod.namespace, pod: pod.name });
+  if (container !== undefined) q.set('container', container);
   return `/clusters/${encodeURIComponent(clusterId)}/logs?${q.toString()}`;
 }
 

@@ -28,13 +28,10 @@ import { usePodPages } from './use-pod-pages.js';
 import { useSearchParams } from './url-params.js';
 
 const PAGE_SIZE = 200;
-/** With an image filter the page filters on its side, so it reads bigger pages, up to a bound. */
-const IMAGE_PAGE_SIZE = 1000;
-const IMAGE_MAX_PAGES = 20;
 const ROW_PX = 44;
 const FILTER_DELAY_MS = 300;
 
-/** Every pod of the fleet, filtered by cluster, namespace, status, name (and image); filters live in the address. */
+/** Every pod of the fleet, filtered by cluster, namespace, status, name and image; filters live in the address. */
 export function PodsPage() {
   usePageTitle('Pods');
   const [params, setParams] = useSearchParams();
@@ -51,20 +48,13 @@ export function PodsPage() {
     if (namespace !== '') s.set('namespace', namespace);
     if (status !== '') s.set('status', status);
     if (q !== '') s.set('q', q);
-    s.set('limit', String(image === '' ? PAGE_SIZE : IMAGE_PAGE_SIZE));
+    if (image !== '') s.set('image', image);
+    s.set('limit', String(PAGE_SIZE));
     return s.toString();
   }, [cluster, namespace, status, q, image]);
   const pages = usePodPages(apiQuery);
-  const rows = useMemo(
-    () => (image === '' ? pages.items : pages.items.filter((p) => p.images.includes(image))),
-    [pages.items, image],
-  );
-
-  // The server does not filter by image: read on until the pods that run it are all here.
-  const { nextCursor, loading, loadingMore, pagesLoaded, loadMore } = pages;
-  useEffect(() => {
-    if (image !== '' && nextCursor !== null && !loading && !loadingMore && pagesLoaded < IMAGE_MAX_PAGES) loadMore();
-  }, [image, nextCursor, loading, loadingMore, pagesLoaded, loadMore]);
+  const rows = pages.items;
+  const { nextCursor, loading, loadMore } = pages;
 
   const clusters = useApi('/clusters', ClusterList);
   const clusterOptions = useMemo(() => {
@@ -189,7 +179,7 @@ export function PodsPage() {
             </Table>
             {rows.length === 0 && !pages.loading && pages.error === null && (
               <Text c="dimmed" p="md" data-testid="pods-empty">
-                {emptyText(filtered, image !== '' && pages.nextCursor !== null)}
+                {emptyText(filtered)}
               </Text>
             )}
           </div>
@@ -208,7 +198,7 @@ export function PodsPage() {
         opened={selected !== null}
         onClose={() => setSelected(null)}
         position="right"
-        size="lg"
+        size="xl"
         title={selected === null ? '' : `${selected.namespace}/${selected.name}`}
       >
         {selected !== null && <PodDetails pod={selected} />}
@@ -217,8 +207,7 @@ export function PodsPage() {
   );
 }
 
-function emptyText(filtered: boolean, imageSearchCut: boolean): string {
-  if (imageSearchCut) return 'No pod loaded so far runs this image; load more to look further.';
+function emptyText(filtered: boolean): string {
   if (filtered) return 'No pod matches these filters. Clear a filter to see more.';
   return 'No pods yet. Pods appear when a cluster’s agent reports them (the pods capability, on by default).';
 }

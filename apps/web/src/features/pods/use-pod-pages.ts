@@ -9,7 +9,6 @@ export type PodPages = {
   loading: boolean;
   loadingMore: boolean;
   error: string | null;
-  pagesLoaded: number;
   loadMore: () => void;
   reload: () => void;
 };
@@ -24,7 +23,6 @@ export function usePodPages(query: string): PodPages {
   const [loading, setLoading] = useState(true);
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [pagesLoaded, setPagesLoaded] = useState(0);
   const [generation, setGeneration] = useState(0);
   const current = useRef(query);
   current.current = query;
@@ -38,7 +36,6 @@ export function usePodPages(query: string): PodPages {
         if (!live) return;
         setItems(page.items);
         setNextCursor(page.nextCursor);
-        setPagesLoaded(1);
       })
       .catch((err: unknown) => {
         if (!live) return;
@@ -65,7 +62,6 @@ export function usePodPages(query: string): PodPages {
         if (current.current !== forQuery) return;
         setItems((prev) => [...prev, ...page.items]);
         setNextCursor(page.nextCursor);
-        setPagesLoaded((n) => n + 1);
       })
       .catch((err: unknown) => {
         if (current.current === forQuery) setError(errorText(err));
@@ -77,5 +73,5 @@ export function usePodPages(query: string): PodPages {
   }, [query, nextCursor]);
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { items, nextCursor, loading, loadingMore, error, pagesLoaded, loadMore, reload };
+  return { items, nextCursor, loading, loadingMore, error, loadMore, reload };
 }
