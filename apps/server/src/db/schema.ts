@@ -28,10 +28,10 @@ export type Database = {
   incident_events: IncidentEventsTable;
   org_incident_settings: OrgIncidentSettingsTable;
   usage_cluster_samples: UsageClusterSamplesTable;
-  usage_cluster_buckets: UsageClusterBucketsTable;
+  usage_cluster_hours: UsageClusterHoursTable;
   usage_pod_series: UsagePodSeriesTable;
   usage_pod_samples: UsagePodSamplesTable;
-  usage_pod_buckets: UsagePodBucketsTable;
+  usage_pod_hours: UsagePodHoursTable;
   invitations: InvitationsTable;
 };
 
@@ -369,17 +369,14 @@ export type UsageClusterSamplesTable = {
   pods_running: number | null;
 };
 
-/** Five-minute buckets of a cluster's usage (`bucket_s` is the start), kept a day. */
-export type UsageClusterBucketsTable = {
+/**
+ * A cluster's twelve 5-minute buckets of one hour (`hour_s` is its start), packed by
+ * modules/usage/usage.codec.ts; kept a day.
+ */
+export type UsageClusterHoursTable = {
   cluster_id: string;
-  bucket_s: number;
-  samples: number;
-  cpu_avg: number | null;
-  cpu_max: number | null;
-  memory_avg: number | null;
-  memory_max: number | null;
-  pods_avg: number | null;
-  pods_max: number | null;
+  hour_s: number;
+  data: Uint8Array;
 };
 
 /** One id per pod whose usage was recorded; pod rows reference it. */
@@ -388,22 +385,20 @@ export type UsagePodSeriesTable = {
   cluster_id: string;
   namespace: string;
   pod: string;
-  created_s: number;
+  /** When a recorder last registered the pod (at least every 30 minutes while it reports). */
+  seen_s: number;
 };
 
-/** A pod's usage at most once a minute (`at_s` on the minute), kept an hour. */
+/** Every pod's usage of one cluster in one minute (`at_s` on the minute), packed; kept an hour. */
 export type UsagePodSamplesTable = {
-  series_id: number;
+  cluster_id: string;
   at_s: number;
-  cpu_milli: number;
-  memory_bytes: number;
+  data: Uint8Array;
 };
 
-/** Five-minute buckets of a pod's usage (averages), kept a day. */
-export type UsagePodBucketsTable = {
+/** A pod's twelve 5-minute buckets (averages) of one hour, packed; kept a day. */
+export type UsagePodHoursTable = {
   series_id: number;
-  bucket_s: number;
-  samples: number;
-  cpu_avg: number;
-  memory_avg: number;
+  hour_s: number;
+  data: Uint8Array;
 };

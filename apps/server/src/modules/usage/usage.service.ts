@@ -8,10 +8,13 @@ import type { ClustersService } from '../clusters/clusters.service.js';
 import type { AccessScope } from '../orgs/access.js';
 import {
   BUCKET_SECONDS,
+  bucketClusterSamples,
+  bucketPodSamples,
+  SERIES_REFRESH_S,
   type ClusterBucketRow,
   type ClusterSampleRow,
   type PodBucketRow,
-  type PodSampleRow,
+  type PodMinute,
   type UsageRepository,
 } from './usage.repository.js';
 
@@ -30,12 +33,14 @@ export type UsageRecorderOptions = {
 
 export const DEFAULT_USAGE_RECORDER_OPTIONS: UsageRecorderOptions = { flushDelayMs: 1000, flushRows: 2000 };
 
-/** Series ids known to this process; an entry unused this long is looked up again (see prune). */
-const SERIES_CACHE_TTL_S = 30 * 60;
+/**
+ * Series ids known to this process. An entry is registered again once it is SERIES_REFRESH_S old,
+ * so a series in use is never older than that in the database either (see rollup's prune).
+ */
 const MAX_CACHED_SERIES = 500_000;
 
 type PendingPods = { clusterId: string; atS: number; pods: Record<string, [number, number]> };
-type CachedSeries = { id: number; usedS: number };
+type CachedSeries = { id: number; seenS: number };
 
 const alignDown = (s: number, step: number): number => Math.floor(s / step) * step;
 
@@ -134,21 +139,23 @@ export class UsageService implements HeartbeatListener {
       this.lastPodMinute.delete(id);
       this.dropSeries(id);
     }
-    const podRows: PodSampleRow[] = [];
+    const minutes: PodMinute[] = [];
     const nowS = Math.floor(this.deps.clock.now() / 1000);
     for (const batch of batches) {
       if (!existing.has(batch.clusterId)) continue;
       const series = await this.seriesOf(batch.clusterId, Object.keys(batch.pods), nowS);
+      const minute: PodMinute = { cluster_id: batch.clusterId, at_s: batch.atS, pods: [] };
       for (const key in batch.pods) {
         const pair = batch.pods[key];
         const id = series.get(key);
         if (pair === undefined || id === undefined) continue;
-        podRows.push({ series_id: id, at_s: batch.atS, cpu_milli: whole(pair[0]), memory_bytes: whole(pair[1]) });
+        minute.pods.push({ seriesId: id, cpuMilli: whole(pair[0]), memoryBytes: whole(pair[1]) });
       }
+      minutes.push(minute);
     }
     await this.deps.repo.insertSamples(
       clusters.filter((r) => existing.has(r.cluster_id)),
-      podRows,
+      minutes,
     );
   }
 
@@ -159,8 +166,7 @@ export class UsageService implements HeartbeatListener {
     const out = new Map<string, number>();
     for (const key of keys) {
       const hit = cached?.get(key);
-      if (hit !== undefined && nowS - hit.usedS < SERIES_CACHE_TTL_S) {
-        hit.usedS = nowS;
+      if (hit !== undefined && nowS - hit.seenS < SERIES_REFRESH_S) {
         out.set(key, hit.id);
         continue;
       }
@@ -175,13 +181,12 @@ export class UsageService implements HeartbeatListener {
       this.cachedSeries = 0;
     }
     this.dropSeries(clusterId);
-    cached = new Map();
-    for (const [key, id] of all) cached.set(key, { id, usedS: nowS });
+    cached = new Map(all);
     this.series.set(clusterId, cached);
     this.cachedSeries += cached.size;
     for (const m of missing) {
       const key = `${m.namespace}/${m.pod}`;
-      const id = all.get(key);
+      const id = all.get(key)?.id;
       if (id !== undefined) out.set(key, id);
     }
     return out;
@@ -249,13 +254,13 @@ export class UsageService implements HeartbeatListener {
     if (seriesId === undefined) return reply;
     let points: PodUsagePoint[];
     if (range === '1h') {
-      const rows = await this.deps.repo.podSamples(seriesId, nowS - RAW_RETENTION_S);
+      const rows = await this.deps.repo.podSamples(cluster.id, seriesId, nowS - RAW_RETENTION_S);
       points = rows.map((r) => ({ t: iso(r.at_s * 1000), cpuMilli: r.cpu_milli, memoryBytes: r.memory_bytes }));
     } else {
       const fromS = dayStart(nowS);
       const [buckets, raw] = await Promise.all([
         this.deps.repo.podBuckets(seriesId, fromS),
-        this.deps.repo.podSamples(seriesId, fromS),
+        this.deps.repo.podSamples(cluster.id, seriesId, fromS),
       ]);
       points = mergePodBuckets(buckets, bucketPodSamples(raw)).map((b) => ({
         t: iso(b.bucket_s * 1000),
@@ -268,20 +273,24 @@ export class UsageService implements HeartbeatListener {
   }
 
   /**
-   * One pass of the rollup job: folds raw samples older than an hour into buckets, removes
-   * buckets older than a day and pod series that hold nothing any more.
+   * One pass of the rollup job: folds raw samples older than an hour into packed hours, removes
+   * hours wholly older than a day and pod series that hold nothing any more.
    */
-  async rollup(): Promise<{ foldedSamples: number; prunedBuckets: number; prunedSeries: number }> {
+  async rollup(): Promise<{ foldedSamples: number; writtenHours: number; prunedHours: number; prunedSeries: number }> {
     await this.flush();
     const nowS = Math.floor(this.deps.clock.now() / 1000);
     const folded = await this.deps.repo.fold(alignDown(nowS - RAW_RETENTION_S, BUCKET_SECONDS));
-    const pruned = await this.deps.repo.prune(dayStart(nowS), nowS - RAW_RETENTION_S);
+    // A series with raw samples left was registered at most SERIES_REFRESH_S before its newest
+    // one, so only series unseen for longer than that and the raw hour can have nothing left.
+    const unseenBeforeS = nowS - RAW_RETENTION_S - SERIES_REFRESH_S - BUCKET_SECONDS;
+    const pruned = await this.deps.repo.prune(dayStart(nowS), unseenBeforeS);
     const result = {
       foldedSamples: folded.clusterSamples + folded.podSamples,
-      prunedBuckets: pruned.buckets,
+      writtenHours: folded.hourRows,
+      prunedHours: pruned.hours,
       prunedSeries: pruned.series,
     };
-    if (result.foldedSamples > 0 || result.prunedBuckets > 0) this.deps.logger.debug(result, 'usage history rolled up');
+    if (result.foldedSamples > 0 || result.prunedHours > 0) this.deps.logger.debug(result, 'usage history rolled up');
     return result;
   }
 }
@@ -310,64 +319,6 @@ function withGaps<P extends { t: string }>(points: P[], stepSeconds: number, gap
 
 const clusterGap = (t: string): UsagePoint => ({ t, cpuMilli: null, memoryBytes: null, podsRunning: null });
 const podGap = (t: string): PodUsagePoint => ({ t, cpuMilli: null, memoryBytes: null });
-
-type Acc = { sum: number; n: number; max: number };
-const acc = (): Acc => ({ sum: 0, n: 0, max: 0 });
-function add(a: Acc, v: number | null): void {
-  if (v === null) return;
-  a.sum += v;
-  a.n++;
-  if (a.n === 1 || v > a.max) a.max = v;
-}
-const avgOf = (a: Acc): number | null => (a.n === 0 ? null : Math.round(a.sum / a.n));
-const maxOf = (a: Acc): number | null => (a.n === 0 ? null : a.max);
-
-/** Raw cluster samples not folded yet, as buckets (what the rollup job will store). */
-function bucketClusterSamples(rows: readonly ClusterSampleRow[]): ClusterBucketRow[] {
-  const groups = new Map<number, { cluster_id: string; samples: number; cpu: Acc; memory: Acc; pods: Acc }>();
-  for (const r of rows) {
-    const b = alignDown(r.at_s, BUCKET_SECONDS);
-    let g = groups.get(b);
-    if (g === undefined) {
-      g = { cluster_id: r.cluster_id, samples: 0, cpu: acc(), memory: acc(), pods: acc() };
-      groups.set(b, g);
-    }
-    g.samples++;
-    add(g.cpu, r.cpu_milli);
-    add(g.memory, r.memory_bytes);
-    add(g.pods, r.pods_running);
-  }
-  return [...groups].map(([bucket_s, g]) => ({
-    cluster_id: g.cluster_id,
-    bucket_s,
-    samples: g.samples,
-    cpu_avg: avgOf(g.cpu),
-    cpu_max: maxOf(g.cpu),
-    memory_avg: avgOf(g.memory),
-    memory_max: maxOf(g.memory),
-    pods_avg: avgOf(g.pods),
-    pods_max: maxOf(g.pods),
-  }));
-}
-
-function bucketPodSamples(rows: readonly PodSampleRow[]): PodBucketRow[] {
-  const groups = new Map<number, { series_id: number; samples: number; cpu: number; memory: number }>();
-  for (const r of rows) {
-    const b = alignDown(r.at_s, BUCKET_SECONDS);
-    const g = groups.get(b) ?? { series_id: r.series_id, samples: 0, cpu: 0, memory: 0 };
-    g.samples++;
-    g.cpu += r.cpu_milli;
-    g.memory += r.memory_bytes;
-    groups.set(b, g);
-  }
-  return [...groups].map(([bucket_s, g]) => ({
-    series_id: g.series_id,
-    bucket_s,
-    samples: g.samples,
-    cpu_avg: Math.round(g.cpu / g.samples),
-    memory_avg: Math.round(g.memory / g.samples),
-  }));
-}
 
 const weighted = (a: number | null, an: number, b: number | null, bn: number): number | null =>
   a === null ? b : b === null ? a : Math.round((a * an + b * bn) / (an + bn));

@@ -1,10 +1,22 @@
 import type { ClusterUsage, Heartbeat, Inventory, PodUsage } from '@niro/protocol';
 import { buildHeartbeat, testNode, testPod } from '@niro/testkit';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, createUserWithToken, type TestApp } from '../../test-support/app.js';
 import { enrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
 import { sendHeartbeat } from '../../test-support/heartbeats.js';
+import {
+  CLUSTER_HOUR,
+  CorruptUsageDataError,
+  decodeHour,
+  decodePodSamples,
+  encodeHour,
+  encodePodSamples,
+  hourOf,
+  POD_HOUR,
+  type HourSlots,
+} from './usage.codec.js';
+import { UsageRepository } from './usage.repository.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -65,7 +77,7 @@ describeEachDatabase('usage history', (dialect) => {
   }
 
   const rowCount = async (
-    table: 'usage_cluster_samples' | 'usage_cluster_buckets' | 'usage_pod_series',
+    table: 'usage_cluster_samples' | 'usage_cluster_hours' | 'usage_pod_series' | 'usage_pod_samples',
     clusterId: string,
   ): Promise<number> => {
     const rows = await t.services.database.db
@@ -176,7 +188,16 @@ describeEachDatabase('usage history', (dialect) => {
     const rolled = await t.services.usageRollupJob.tick();
     expect(rolled).toMatchObject({ foldedSamples: expect.any(Number) as number });
     expect(await rowCount('usage_cluster_samples', c.clusterId)).toBe(0);
-    expect(await rowCount('usage_cluster_buckets', c.clusterId)).toBe(2);
+    const repo = new UsageRepository(t.services.database.db);
+    const startS = start / 1000;
+    expect((await repo.clusterBuckets(c.clusterId, 0)).map((b) => [b.bucket_s, b.samples])).toEqual([
+      [startS, 20],
+      [startS + 300, 20],
+    ]);
+    // Packed: one row per hour that the two buckets fall in.
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(
+      new Set([hourOf(startS), hourOf(startS + 300)]).size,
+    );
 
     const day = await clusterUsage(c, '24h');
     expect(day.stepSeconds).toBe(300);
@@ -208,12 +229,7 @@ describeEachDatabase('usage history', (dialect) => {
       })
       .execute();
     await t.services.usageRollupJob.tick();
-    const merged = await t.services.database.db
-      .selectFrom('usage_cluster_buckets')
-      .selectAll()
-      .where('cluster_id', '=', c.clusterId)
-      .where('bucket_s', '=', start / 1000)
-      .executeTakeFirstOrThrow();
+    const merged = (await repo.clusterBuckets(c.clusterId, 0)).find((b) => b.bucket_s === startS);
     expect(merged).toMatchObject({ samples: 21, cpu_avg: 1190, cpu_max: 3095, memory_max: 2 * GiB + 19 * MiB });
     expect((await clusterUsage(c, '24h')).points[0]?.cpuMilli).toBe(1190);
     // Folded samples are no longer in the last hour.
@@ -228,17 +244,114 @@ describeEachDatabase('usage history', (dialect) => {
     t.clock.set(start + 25 * 3600_000);
     await t.services.usageRollupJob.tick();
     expect((await clusterUsage(c, '24h')).points).toEqual([]);
-    expect(await rowCount('usage_cluster_buckets', c.clusterId)).toBe(0);
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(0);
     // Pods with nothing left lose their series too.
     expect(await rowCount('usage_pod_series', c.clusterId)).toBe(0);
+  });
+
+  it('merges a late pod sample into its packed hour, weighted by the samples already there', async () => {
+    const c = await enrollTestCluster(t);
+    t.clock.set(Math.ceil(t.clock.now() / 300_000) * 300_000 + 300_000);
+    const start = t.clock.now();
+    // One pod sample a minute for five minutes: CPU 10, 20, 30, 40, 50.
+    for (let i = 0; i < 5; i++) {
+      await beat(c, usageOf(1000, 2 * GiB, { 'shop/api-1': [10 * (i + 1), 100 * MiB] }));
+      t.clock.advance(60_000);
+    }
+    t.clock.set(start + 70 * 60_000);
+    await t.services.usageRollupJob.tick();
+    expect(await rowCount('usage_pod_samples', c.clusterId)).toBe(0);
+    const repo = new UsageRepository(t.services.database.db);
+    const seriesId = (await repo.findSeries(c.clusterId, 'shop', 'api-1')) ?? -1;
+    expect(await repo.podBuckets(seriesId, 0)).toEqual([
+      { series_id: seriesId, bucket_s: start / 1000, samples: 5, cpu_avg: 30, memory_avg: 100 * MiB },
+    ]);
+    // Another replica's sample of the folded minute 2 arrives late.
+    await repo.insertSamples(
+      [],
+      [
+        {
+          cluster_id: c.clusterId,
+          at_s: start / 1000 + 120,
+          pods: [{ seriesId, cpuMilli: 90, memoryBytes: 106 * MiB }],
+        },
+      ],
+    );
+    await t.services.usageRollupJob.tick();
+    expect(await repo.podBuckets(seriesId, 0)).toEqual([
+      { series_id: seriesId, bucket_s: start / 1000, samples: 6, cpu_avg: 40, memory_avg: 101 * MiB },
+    ]);
+    expect((await podUsage(c, 'api-1', '24h')).points).toEqual([
+      { t: new Date(start).toISOString(), cpuMilli: 40, memoryBytes: 101 * MiB },
+    ]);
+  });
+
+  it('keeps buckets on both sides of an hour boundary, and prunes only whole hours', async () => {
+    const c = await enrollTestCluster(t);
+    // Buckets at hh:50, hh:55 and (hh+1):00, one heartbeat a minute with pod usage.
+    const hourMs = (hourOf(t.clock.now() / 1000) + 2 * 3600) * 1000;
+    const first = hourMs - 10 * 60_000;
+    t.clock.set(first);
+    for (let i = 0; i < 15; i++) {
+      await beat(c, usageOf(1000 + 100 * Math.floor(i / 5), 2 * GiB, { 'shop/api-1': [i, 10 * MiB] }));
+      t.clock.advance(60_000);
+    }
+    const expected = [0, 1, 2].map((k) => ({
+      t: new Date(first + k * 300_000).toISOString(),
+      cpuMilli: 1000 + 100 * k,
+      memoryBytes: 2 * GiB,
+      podsRunning: 2,
+    }));
+    expect((await clusterUsage(c, '24h')).points).toEqual(expected);
+    const podBefore = (await podUsage(c, 'api-1', '24h')).points;
+    expect(podBefore.map((p) => p.cpuMilli)).toEqual([2, 7, 12]);
+
+    t.clock.set(first + 80 * 60_000);
+    await t.services.usageRollupJob.tick();
+    expect(await rowCount('usage_cluster_samples', c.clusterId)).toBe(0);
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(2);
+    // The same points from packed hours as from raw samples.
+    expect((await clusterUsage(c, '24h')).points).toEqual(expected);
+    expect((await podUsage(c, 'api-1', '24h')).points).toEqual(podBefore);
+
+    // The window starts at hh:55: the hh:50 bucket leaves the view, its hour row stays.
+    t.clock.set(first + 300_000 + 24 * 3600_000 - 300_000);
+    await t.services.usageRollupJob.tick();
+    expect((await clusterUsage(c, '24h')).points).toEqual(expected.slice(1));
+    expect((await podUsage(c, 'api-1', '24h')).points).toEqual(podBefore.slice(1));
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(2);
+    // The window starts at (hh+1):00: the earlier hour goes whole, the later one stays.
+    t.clock.advance(300_000);
+    await t.services.usageRollupJob.tick();
+    expect((await clusterUsage(c, '24h')).points).toEqual(expected.slice(2));
+    expect((await podUsage(c, 'api-1', '24h')).points).toEqual(podBefore.slice(2));
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(1);
+    const repo = new UsageRepository(t.services.database.db);
+    const seriesId = (await repo.findSeries(c.clusterId, 'shop', 'api-1')) ?? -1;
+    const podHours = await t.services.database.db
+      .selectFrom('usage_pod_hours')
+      .select('hour_s')
+      .where('series_id', '=', seriesId)
+      .execute();
+    expect(podHours.map((h) => Number(h.hour_s))).toEqual([hourMs / 1000]);
   });
 
   it('removes a cluster’s history with the cluster', async () => {
     const c = await enrollTestCluster(t);
     await beat(c, usageOf(1000, 2 * GiB, { 'shop/api-1': [5, MiB] }));
+    // Folded history (an hour later) and raw samples both.
+    t.clock.advance(70 * 60_000);
+    await t.services.usageRollupJob.tick();
+    await beat(c, usageOf(1000, 2 * GiB, { 'shop/api-1': [5, MiB] }));
     await t.services.usage.flush();
     expect(await rowCount('usage_cluster_samples', c.clusterId)).toBe(1);
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(1);
+    expect(await rowCount('usage_pod_samples', c.clusterId)).toBe(1);
     expect(await rowCount('usage_pod_series', c.clusterId)).toBe(1);
+    const repo = new UsageRepository(t.services.database.db);
+    const seriesId = await repo.findSeries(c.clusterId, 'shop', 'api-1');
+    expect(seriesId).toBeDefined();
+    expect(await repo.podBuckets(seriesId ?? 0, 0)).toHaveLength(1);
     const res = await t.app.inject({
       method: 'DELETE',
       url: `/api/v1/clusters/${c.clusterId}`,
@@ -246,11 +359,14 @@ describeEachDatabase('usage history', (dialect) => {
     });
     expect(res.statusCode).toBe(204);
     expect(await rowCount('usage_cluster_samples', c.clusterId)).toBe(0);
+    expect(await rowCount('usage_pod_samples', c.clusterId)).toBe(0);
+    expect(await rowCount('usage_cluster_hours', c.clusterId)).toBe(0);
     expect(await rowCount('usage_pod_series', c.clusterId)).toBe(0);
-    const samples = await t.services.database.db.selectFrom('usage_pod_samples').select('series_id').execute();
+    expect(await repo.podBuckets(seriesId ?? 0, 0)).toEqual([]);
+    const hours = await t.services.database.db.selectFrom('usage_pod_hours').select('series_id').execute();
     const series = await t.services.database.db.selectFrom('usage_pod_series').select('id').execute();
     const known = new Set(series.map((s) => Number(s.id)));
-    expect(samples.every((s) => known.has(Number(s.series_id)))).toBe(true);
+    expect(hours.every((h) => known.has(Number(h.series_id)))).toBe(true);
   });
 
   it('answers 404 for clusters the caller cannot see, 400 for a bad range, and lets viewers read', async () => {
@@ -290,5 +406,43 @@ describeEachDatabase('usage history', (dialect) => {
 
     const viewer = await createUserWithToken(t.services, { role: 'viewer', orgId: c.orgId });
     expect((await clusterUsage(c, '1h', viewer.token)).points).toHaveLength(1);
+  });
+});
+
+describe('usage codec', () => {
+  it('round-trips packed hours: gaps, nulls, large values and an unfinished hour', () => {
+    const slots: HourSlots = new Array(12).fill(null);
+    slots[0] = { samples: 20, values: [1500, 1900, 8 * GiB, 9 * GiB, 50, 51] };
+    slots[1] = { samples: 19, values: [1200, 1300, 7 * GiB, 9 * GiB + 1, 49, 50] };
+    slots[4] = { samples: 3, values: [null, null, null, null, 0, 0] };
+    slots[5] = { samples: 1, values: [2 ** 50, 2 ** 50, 0, 0, null, 7] };
+    const packed = encodeHour(slots, CLUSTER_HOUR);
+    expect(decodeHour(packed, CLUSTER_HOUR)).toEqual(slots);
+    // Nothing is written past the last bucket.
+    expect(decodeHour(encodeHour(new Array(12).fill(null), CLUSTER_HOUR), CLUSTER_HOUR)).toEqual(
+      new Array(12).fill(null),
+    );
+    const pods: HourSlots = new Array(12).fill(null);
+    for (let s = 0; s < 12; s++) pods[s] = { samples: 5, values: [5 + s * 3, 64e6 + s * 4096] };
+    const podPacked = encodeHour(pods, POD_HOUR);
+    expect(decodeHour(podPacked, POD_HOUR)).toEqual(pods);
+    // A full pod hour: a format byte, then a count byte and two small deltas per bucket.
+    // eslint-disable-next-line no-console -- a size worth seeing, printed rather than asserted exactly
+    console.log(`a full pod hour packs into ${podPacked.length} bytes, a cluster row above into ${packed.length}`);
+    expect(podPacked.length).toBeLessThan(60);
+  });
+
+  it('round-trips a minute of pod samples in any order, and rejects corrupt data', () => {
+    const samples = [
+      { seriesId: 700_001, cpuMilli: 12, memoryBytes: 300 * MiB },
+      { seriesId: 3, cpuMilli: 0, memoryBytes: 0 },
+      { seriesId: 42, cpuMilli: 64_000, memoryBytes: 512 * GiB },
+    ];
+    const packed = encodePodSamples(samples);
+    expect(decodePodSamples(packed)).toEqual([...samples].sort((a, b) => a.seriesId - b.seriesId));
+    expect(() => decodePodSamples(packed.slice(0, packed.length - 1))).toThrow(CorruptUsageDataError);
+    expect(() => decodeHour(Uint8Array.of(9), POD_HOUR)).toThrow(CorruptUsageDataError);
+    const hour = encodeHour([{ samples: 1, values: [1, 2] }], POD_HOUR);
+    expect(() => decodeHour(Uint8Array.of(...hour, 1, 2, 3, 4), POD_HOUR)).toThrow(CorruptUsageDataError);
   });
 });
