@@ -77,6 +77,8 @@ describe('dashboard over plain HTTP (a real server process, a simulated fleet)',
       .join('');
     expect(shellText).toContain('<header');
     expect(shellText).toContain('<script type="module" src="/assets/');
+    // The entry's own imports are announced with it, not discovered after it has loaded.
+    expect(shellText).toMatch(/<link rel="modulepreload" href="\/assets\/[^"]+\.js"/);
     expect(shellText).not.toContain('data-cluster=');
     const rows = body.match(/<tr[^>]*data-cluster="/g) ?? [];
     expect(rows).toHaveLength(CLUSTERS);

@@ -58,7 +58,7 @@ const contrastVariables: CSSVariablesResolver = (t) => ({
 const FAVICON =
   "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%234c6ef5'/%3E%3Cpath d='M4 12V4l8 8V4' stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E";
 
-export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: string[] } };
+export type DocumentProps = PageProps & { assets: { scripts: string[]; styles: string[]; preloads?: string[] } };
 
 /**
  * The whole document, rendered by the server and hydrated by the browser. The <noscript> style
@@ -77,6 +77,9 @@ export function Document({ boot, fleet, assets }: DocumentProps) {
         <title>{title}</title>
         <link rel="icon" href={FAVICON} />
         <ColorSchemeScript defaultColorScheme="auto" />
+        {assets.preloads?.map((href) => (
+          <link key={href} rel="modulepreload" href={href} />
+        ))}
         {assets.styles.map((href) => (
           <link key={href} rel="stylesheet" href={href} />
         ))}

@@ -3,7 +3,7 @@ import { Document } from './app.js';
 import { parseFleet, type FleetSnapshot } from './lib/fleet-data.js';
 import { BOOT_ELEMENT_ID, FLEET_ELEMENT_ID, safeNext, type PageBoot } from './page-input.js';
 
-type Boot = { boot: PageBoot; assets: { scripts: string[]; styles: string[] } };
+type Boot = { boot: PageBoot; assets: { scripts: string[]; styles: string[]; preloads: string[] } };
 
 function readJson(id: string): unknown {
   const text = document.getElementById(id)?.textContent;
@@ -21,6 +21,7 @@ function readBoot(): Boot {
   const parsedAssets = {
     scripts: strings('scripts' in a ? a.scripts : []),
     styles: strings('styles' in a ? a.styles : []),
+    preloads: strings('preloads' in a ? a.preloads : []),
   };
   if (typeof boot !== 'object' || boot === null || !('page' in boot)) throw new Error('The page has no boot data');
   if (boot.page === 'app' && 'email' in boot && typeof boot.email === 'string') {

@@ -18,7 +18,7 @@ export type RenderInput = {
   boot: PageBoot;
   /** Called once the shell has left (see entry-server.tsx), so the query does not delay it. */
   fleet: (() => Promise<{ body: string; etag: string }>) | null;
-  assets: { scripts: string[]; styles: string[] };
+  assets: { scripts: string[]; styles: string[]; preloads?: string[] };
   onError: (err: unknown) => void;
 };
 export type RenderPage = (input: RenderInput) => Promise<Readable>;
@@ -28,7 +28,7 @@ export type WebAsset = { file: string; contentType: string };
 /** The built dashboard: the streaming renderer, the entry's script and styles, the files under /assets. */
 export type WebBundle = {
   renderPage: RenderPage;
-  entry: { scripts: string[]; styles: string[] };
+  entry: { scripts: string[]; styles: string[]; preloads: string[] };
   assets: ReadonlyMap<string, WebAsset>;
 };
 
@@ -72,14 +72,29 @@ export async function loadWebBundle(distDir: string): Promise<{ bundle: WebBundl
 
 function manifestEntry(manifest: unknown): WebBundle['entry'] | null {
   if (typeof manifest !== 'object' || manifest === null) return null;
-  for (const chunk of Object.values(manifest)) {
+  const chunks = new Map(Object.entries(manifest));
+  const stringsOf = (chunk: object, key: string): string[] => {
+    const v: unknown = key in chunk ? Reflect.get(chunk, key) : undefined;
+    return Array.isArray(v) ? v.filter((c: unknown): c is string => typeof c === 'string') : [];
+  };
+  for (const chunk of chunks.values()) {
     if (typeof chunk !== 'object' || chunk === null || !('isEntry' in chunk) || chunk.isEntry !== true) continue;
     if (!('file' in chunk) || typeof chunk.file !== 'string') continue;
-    const css =
-      'css' in chunk && Array.isArray(chunk.css)
-        ? chunk.css.filter((c: unknown): c is string => typeof c === 'string')
-        : [];
-    return { scripts: [`/${chunk.file}`], styles: css.map((c: string) => `/${c}`) };
+    // The entry's static imports, transitively: announced in the head (modulepreload) so the browser
+    // fetches them with the entry instead of after it.
+    const preloads: string[] = [];
+    const seen = new Set<string>();
+    const queue = stringsOf(chunk, 'imports');
+    for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const imported: unknown = chunks.get(key);
+      if (typeof imported !== 'object' || imported === null || !('file' in imported)) continue;
+      if (typeof imported.file === 'string') preloads.push(`/${imported.file}`);
+      queue.push(...stringsOf(imported, 'imports'));
+    }
+    const css = stringsOf(chunk, 'css');
+    return { scripts: [`/${chunk.file}`], styles: css.map((c) => `/${c}`), preloads };
   }
   return null;
 }
