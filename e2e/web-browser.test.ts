@@ -1,7 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { ApiClient, type Environment } from '@niro/protocol';
 import {
   SimulatedAgent,
@@ -11,15 +9,19 @@ import {
   type ClusterInventory,
 } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
+import {
+  collectErrors,
+  describeBrowser,
+  hydrated,
+  launchBrowser,
+  openPage,
+  saveScreenshot,
+  signIn,
+} from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const email = 'admin@example.test';
 const password = 'dashboard e2e passphrase 42';
-const SCREENSHOT = path.resolve(import.meta.dirname, '..', 'docs', 'images', 'fleet-overview.png');
 
 const FLEET: { name: string; environment: Environment; labels: Record<string, string>; nodes: number; pods: number }[] =
   [
@@ -54,25 +56,7 @@ function crashLooping(inv: ClusterInventory): ClusterInventory {
   };
 }
 
-/**
- * Every console error and uncaught page error of a page, from before its first request. A hydration
- * mismatch (React error #418) surfaces as a page error; a missing asset as a console error.
- */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-/** Hydration committed (the App's effect marks <html>). */
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
-
-describeBrowser(`dashboard in Chromium (a real server process, simulated agents)${suffix}`, () => {
+describeBrowser('dashboard in Chromium (a real server process, simulated agents)', () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
@@ -84,10 +68,7 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
   beforeAll(async () => {
     server = await startServerProcess({});
     dispatcher = createAgentDispatcher({ connections: 4 });
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 760 }, colorScheme: 'light' });
     pageErrors = collectErrors(page);
   }, 60_000);
@@ -151,9 +132,8 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
     await page.locator('tr[data-cluster="shop-berlin"][data-status="critical"]').waitFor({ timeout: 15_000 });
     await expect.poll(() => berlin.textContent()).toContain('1 high');
 
-    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT });
-    await annotate(`[web] screenshot of the fleet overview: ${path.relative(process.cwd(), SCREENSHOT)}`);
+    const screenshot = await saveScreenshot(page, 'fleet-overview.png');
+    await annotate(`[web] screenshot of the fleet overview: ${screenshot}`);
 
     // The crash-looping pod is replaced: clean heartbeats resolve the incident and the page's next
     // poll shows the cluster healthy again, without a reload.
@@ -186,19 +166,19 @@ describeBrowser(`dashboard in Chromium (a real server process, simulated agents)
 
   it('loads and hydrates the login and fleet pages without a console error or a page error', async () => {
     for (const colorScheme of ['light', 'dark'] as const) {
-      const context: BrowserContext = await browser.newContext({ viewport: { width: 1400, height: 760 }, colorScheme });
+      const {
+        context,
+        page: fresh,
+        errors,
+      } = await openPage(browser, { viewport: { width: 1400, height: 760 }, colorScheme });
       try {
-        const fresh = await context.newPage();
-        const errors = collectErrors(fresh);
         await fresh.goto(`${server.url}/`);
         await fresh.waitForURL('**/login?next=/');
         await fresh.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
         await hydrated(fresh);
         expect(errors, `the login page (${colorScheme})`).toEqual([]);
 
-        await fresh.locator('input[name="email"]').fill(email);
-        await fresh.locator('input[name="password"]').fill(password);
-        await fresh.getByRole('button', { name: 'Sign in' }).click();
+        await signIn(fresh, email, password);
         await fresh.waitForURL(`${server.url}/`);
         await fresh.locator('tr[data-cluster="shop-berlin"]').waitFor();
         await hydrated(fresh);

@@ -1,56 +1,29 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { ApiClient } from '@niro/protocol';
 import { SimulatedAgent, createAgentDispatcher, generateClusterInventory } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
+import {
+  SCREENSHOT_DIR,
+  describeBrowser,
+  hydrated,
+  launchBrowser,
+  openPage,
+  saveScreenshot,
+  signInAt,
+} from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const email = 'admin@example.test';
 const password = 'cluster page e2e passphrase 7';
-const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const NODES = 3;
 const PODS = 24;
 const HEARTBEATS = 3;
 
-/** Every console error and uncaught page error of a page (a hydration mismatch is a page error). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-async function hydrated(page: Page, errors: string[] = []): Promise<void> {
-  await page
-    .locator('html[data-hydrated="true"]')
-    .waitFor({ state: 'attached' })
-    .catch((err: unknown) => {
-      throw new Error(`the page did not hydrate (${errors.join('; ') || 'no console error'})`, { cause: err });
-    });
-}
-
-async function signIn(page: Page, url: string, errors: string[]): Promise<void> {
-  await page.goto(`${url}/login?next=/`);
-  await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
-  await hydrated(page, errors);
-  await page.locator('input[name="email"]').fill(email);
-  await page.locator('input[name="password"]').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${url}/`);
-}
-
-describeBrowser(`cluster page in Chromium (a real server process, a simulated agent)${suffix}`, () => {
+describeBrowser('cluster page in Chromium (a real server process, a simulated agent)', () => {
   let server: ServerProcess;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let errors: string[] = [];
   let dispatcher: Dispatcher;
@@ -71,14 +44,9 @@ describeBrowser(`cluster page in Chromium (a real server process, a simulated ag
     await agent.enroll(created.enrollment.token);
     for (let i = 0; i < HEARTBEATS; i++) await agent.heartbeatOnce();
 
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
-    context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
-    page = await context.newPage();
-    errors = collectErrors(page);
-    await signIn(page, server.url, errors);
+    browser = await launchBrowser();
+    ({ page, errors } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'light' }));
+    await signInAt(page, server.url, '/', { email, password }, errors);
   }, 90_000);
 
   afterAll(async () => {
@@ -113,8 +81,7 @@ describeBrowser(`cluster page in Chromium (a real server process, a simulated ag
     await annotate(`[web-cluster] usage section: ${usage ?? ''}`);
     expect(await page.getByTestId('capabilities').textContent()).toContain('NIRO_ENABLE_LOGS=1');
 
-    fs.mkdirSync(IMAGES, { recursive: true });
-    await page.screenshot({ path: path.join(IMAGES, 'cluster-overview.png') });
+    await saveScreenshot(page, 'cluster-overview.png');
     expect(errors, 'the cluster overview').toEqual([]);
   });
 
@@ -132,9 +99,9 @@ describeBrowser(`cluster page in Chromium (a real server process, a simulated ag
     await page.waitForURL(`${server.url}/clusters/${clusterId}/pods`);
     const podRows = page.locator('[data-testid="pods-table"] tbody tr');
     await expect.poll(() => podRows.count()).toBe(PODS);
-    await page.screenshot({ path: path.join(IMAGES, 'cluster-pods.png') });
+    await saveScreenshot(page, 'cluster-pods.png');
     await annotate(
-      `[web-cluster] screenshots in ${path.relative(process.cwd(), IMAGES)}: cluster-overview.png, cluster-pods.png`,
+      `[web-cluster] screenshots in ${path.relative(process.cwd(), SCREENSHOT_DIR)}: cluster-overview.png, cluster-pods.png`,
     );
 
     // A name filter narrows the list and lands in the address.
@@ -206,11 +173,13 @@ describeBrowser(`cluster page in Chromium (a real server process, a simulated ag
   });
 
   it('renders the overview and its charts in the dark theme without an error', async () => {
-    const dark = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'dark' });
+    const {
+      context: dark,
+      page: p,
+      errors: darkErrors,
+    } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'dark' });
     try {
-      const p = await dark.newPage();
-      const darkErrors = collectErrors(p);
-      await signIn(p, server.url, darkErrors);
+      await signInAt(p, server.url, '/', { email, password }, darkErrors);
       await p.goto(`${server.url}/clusters/${clusterId}?range=24h`);
       await p.getByTestId('cluster-name').waitFor();
       expect(await p.locator('html').getAttribute('data-mantine-color-scheme')).toBe('dark');

@@ -1,7 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { ApiClient } from '@niro/protocol';
 import {
   SimulatedAgent,
@@ -11,15 +9,11 @@ import {
   type ClusterInventory,
 } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
+import { describeBrowser, hydrated, launchBrowser, openPage, saveScreenshot, signInAt } from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const email = 'oncall@example.test';
 const password = 'incidents e2e passphrase 42';
-const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const CLUSTER = 'shop-berlin';
 
 /** The first application pod of the inventory in CrashLoopBackOff: a high pod_crash_looping incident. */
@@ -50,16 +44,6 @@ function recovered(inv: ClusterInventory): ClusterInventory {
   return { ...inv, pods: inv.pods.filter((_, n) => n !== i) };
 }
 
-/** Console errors and uncaught page errors, from before the first request. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
 /** Waits (outside a test, where expect.poll cannot) until `check` holds. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,11 +53,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
   }
 }
 
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
-
-describeBrowser(`incidents and findings pages in Chromium (a real server process, a simulated agent)${suffix}`, () => {
+describeBrowser('incidents and findings pages in Chromium (a real server process, a simulated agent)', () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
@@ -117,21 +97,9 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
     });
     await until('runtime findings', async () => (await api.findings({ cluster: clusterId })).items.length > 0);
 
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
-    errors = collectErrors(page);
-    await page.goto(`${server.url}/login?next=${encodeURIComponent('/incidents')}`);
-    await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
-    await hydrated(page).catch((err: unknown) => {
-      throw new Error(`the login page did not hydrate: ${errors.join('; ')}`, { cause: err });
-    });
-    await page.locator('input[name="email"]').fill(email);
-    await page.locator('input[name="password"]').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/incidents`);
+    browser = await launchBrowser();
+    ({ page, errors } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'light' }));
+    await signInAt(page, server.url, '/incidents', { email, password }, errors);
   }, 90_000);
 
   afterAll(async () => {
@@ -151,8 +119,7 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
     expect(await row.textContent()).toContain('high');
     expect(await row.textContent()).toContain(incident.title);
 
-    fs.mkdirSync(IMAGES, { recursive: true });
-    await page.screenshot({ path: path.join(IMAGES, 'incidents.png') });
+    await saveScreenshot(page, 'incidents.png');
     await annotate('[web] screenshot of the incidents page: docs/images/incidents.png');
 
     // The resolved view does not list it; back to open.
@@ -217,7 +184,7 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
     const shown = (markdown: string): string => markdown.replaceAll('`', '');
     expect(await details.getByTestId('finding-fix').textContent()).toContain(shown(rule.fix));
     expect(await details.textContent()).toContain(shown(rule.description));
-    await page.screenshot({ path: path.join(IMAGES, 'findings.png') });
+    await saveScreenshot(page, 'findings.png');
     await annotate('[web] screenshot of the findings page: docs/images/findings.png');
 
     await details.getByRole('button', { name: 'Suppress…' }).click();
@@ -322,17 +289,13 @@ describeBrowser(`incidents and findings pages in Chromium (a real server process
   });
 
   it('loads both pages in the dark theme without a console error or a page error', async () => {
-    const context = await browser.newContext({ viewport: { width: 768, height: 900 }, colorScheme: 'dark' });
+    const {
+      context,
+      page: dark,
+      errors: darkErrors,
+    } = await openPage(browser, { viewport: { width: 768, height: 900 }, colorScheme: 'dark' });
     try {
-      const dark = await context.newPage();
-      const darkErrors = collectErrors(dark);
-      await dark.goto(`${server.url}/login?next=${encodeURIComponent('/findings')}`);
-      await dark.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
-      await hydrated(dark);
-      await dark.locator('input[name="email"]').fill(email);
-      await dark.locator('input[name="password"]').fill(password);
-      await dark.getByRole('button', { name: 'Sign in' }).click();
-      await dark.waitForURL(`${server.url}/findings`);
+      await signInAt(dark, server.url, '/findings', { email, password });
       await dark.getByTestId('finding-table').waitFor();
       await dark.getByRole('link', { name: 'Incidents', exact: true }).click();
       await dark.getByRole('radiogroup', { name: 'State' }).getByText('All').click();

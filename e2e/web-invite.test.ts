@@ -1,33 +1,14 @@
 import net from 'node:net';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiClient } from '@niro/protocol';
+import { describeBrowser, hydrated, launchBrowser, openPage, saveScreenshot } from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const adminEmail = 'admin@example.test';
 const adminPassword = 'invite e2e admin passphrase';
 const inviteeEmail = 'new.colleague@example.test';
 const inviteePassword = 'colleague passphrase 7';
-const SCREENSHOT = path.resolve(import.meta.dirname, '..', 'docs', 'images', 'invite.png');
-
-/** Console errors and uncaught page errors of a page, from before its first request. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
 
 /** A port free right now, so the server's public URL (and so the invitation link) names the real port. */
 function freePort(): Promise<number> {
@@ -42,7 +23,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describeBrowser(`accepting an invitation in Chromium (a real server process)${suffix}`, () => {
+describeBrowser('accepting an invitation in Chromium (a real server process)', () => {
   let server: ServerProcess;
   let browser: Browser;
   let api: ApiClient;
@@ -52,10 +33,9 @@ describeBrowser(`accepting an invitation in Chromium (a real server process)${su
 
   /** A browser that has never seen this server: no cookie, as the invitee's would be. */
   async function freshPage(): Promise<{ page: Page; context: BrowserContext; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
-    contexts.push(context);
-    const page = await context.newPage();
-    return { page, context, errors: collectErrors(page) };
+    const opened = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
+    contexts.push(opened.context);
+    return opened;
   }
 
   async function createInvitation(email: string, role: string): Promise<{ url: string; token: string }> {
@@ -79,10 +59,7 @@ describeBrowser(`accepting an invitation in Chromium (a real server process)${su
       port: await freePort(),
       env: { NIRO_ADMIN_EMAIL: adminEmail, NIRO_ADMIN_PASSWORD: adminPassword },
     });
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
     const { token } = await new ApiClient({ baseUrl: server.url }).createToken(adminEmail, adminPassword, 'invite-e2e');
     bearerToken = token;
     api = new ApiClient({ baseUrl: server.url, token });
@@ -113,8 +90,8 @@ describeBrowser(`accepting an invitation in Chromium (a real server process)${su
 
     await page.getByLabel('Choose a password').fill(inviteePassword);
     await page.getByLabel('Confirm password').fill(inviteePassword);
-    await page.screenshot({ path: SCREENSHOT });
-    await annotate(`[web] screenshot of the invitation page: ${path.relative(process.cwd(), SCREENSHOT)}`);
+    const screenshot = await saveScreenshot(page, 'invite.png');
+    await annotate(`[web] screenshot of the invitation page: ${screenshot}`);
 
     // A mistyped confirmation is caught before anything is sent.
     await page.getByLabel('Confirm password').fill(`${inviteePassword}x`);

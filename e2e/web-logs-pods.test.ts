@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { ApiClient, type Capabilities } from '@niro/protocol';
 import {
   DEFAULT_CAPABILITIES,
@@ -11,32 +10,22 @@ import {
   type ClusterInventory,
 } from '@niro/testkit';
 import { FakeAgent } from '../apps/server/src/modules/logs/test-support/fake-agent.js';
+import {
+  SCREENSHOT_DIR,
+  describeBrowser,
+  hydrated,
+  launchBrowser,
+  openPage,
+  saveScreenshot,
+  signInAt,
+} from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const email = 'admin@example.test';
 const password = 'logs and pods e2e passphrase 9';
-const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const BILLING_IMAGE = 'registry.example.test/acme/billing:2.4.1';
 const SHIPPER_IMAGE = 'registry.example.test/acme/log-shipper:1.0.3';
 const Mi = 1024 * 1024;
-
-/** Every console error and uncaught page error of a page (a hydration mismatch is a page error). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
 
 /** The first pod outside kube-system: an application pod. */
 function appPod(inv: ClusterInventory): { namespace: string; name: string; index: number } {
@@ -125,7 +114,7 @@ function withSidecarPod(inv: ClusterInventory): ClusterInventory {
   };
 }
 
-describeBrowser(`live logs, fleet pods and images in Chromium (a real server process, fake agents)${suffix}`, () => {
+describeBrowser('live logs, fleet pods and images in Chromium (a real server process, fake agents)', () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
@@ -186,20 +175,9 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
     oslo.id = (await addCluster(api, 'edge-oslo', oslo.inventory, DEFAULT_CAPABILITIES)).id;
     agent = await FakeAgent.connect(server.url, b.agentKey);
 
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
-    page = await context.newPage();
-    errors = collectErrors(page);
-    await page.goto(`${server.url}/login?next=/`);
-    await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
-    await hydrated(page);
-    await page.locator('input[name="email"]').fill(email);
-    await page.locator('input[name="password"]').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/`);
+    browser = await launchBrowser();
+    ({ page, errors } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'light' }));
+    await signInAt(page, server.url, '/', { email, password });
   }, 90_000);
 
   afterAll(async () => {
@@ -263,8 +241,7 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
     await expect.poll(() => page.getByTestId('log-search-count').textContent()).toBe('2 of 2');
     expect(await page.locator('[data-current-match="true"]').textContent()).toContain('payment captured');
 
-    fs.mkdirSync(IMAGES, { recursive: true });
-    await page.screenshot({ path: path.join(IMAGES, 'logs.png') });
+    await saveScreenshot(page, 'logs.png');
 
     // Another pod from the picker: the old stream is stopped, the new one fails in the agent's words.
     await page.getByLabel('Search in log').fill('');
@@ -317,8 +294,8 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
       .getByTestId('pod-row')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster')));
     expect(new Set(clusters)).toEqual(new Set(['shop-berlin', 'edge-oslo']));
-    await page.screenshot({ path: path.join(IMAGES, 'pods.png') });
-    await annotate(`[web-pods] screenshots in ${path.relative(process.cwd(), IMAGES)}: logs.png, pods.png`);
+    await saveScreenshot(page, 'pods.png');
+    await annotate(`[web-pods] screenshots in ${path.relative(process.cwd(), SCREENSHOT_DIR)}: logs.png, pods.png`);
 
     await page.getByRole('combobox', { name: 'Cluster', exact: true }).click();
     await page.getByRole('option', { name: 'edge-oslo' }).click();
@@ -419,7 +396,7 @@ describeBrowser(`live logs, fleet pods and images in Chromium (a real server pro
       /^In use now, whole pod: CPU .+ of 300m request \(\d+%\); memory .+ of 640 Mi limit \(\d+%\)\.$/,
     );
     await annotate(`[web-pods] pod total: CPU ${cpuTotal}; memory ${memoryTotal}`);
-    await page.screenshot({ path: path.join(IMAGES, 'pod-details.png') });
+    await saveScreenshot(page, 'pod-details.png');
 
     const link = row('log-shipper').getByRole('link', { name: 'Log of container log-shipper' });
     expect(await link.getAttribute('href')).toBe(

@@ -1,40 +1,23 @@
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { runSimulation, type Simulation } from '@niro/testkit';
+import {
+  describeBrowser,
+  hydrated,
+  launchBrowser,
+  openPage,
+  saveScreenshot,
+  signIn,
+  signInAt,
+} from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
-
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
 
 const email = 'web-session@example.test';
 const password = 'web session passphrase 42';
 /** More than the rows the server sends with the data (40), so the second segment is hydrated too. */
 const CLUSTERS = 90;
-const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.locator('input[name="email"]').fill(email);
-  await page.locator('input[name="password"]').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 type AxeViolation = {
   id: string;
@@ -63,7 +46,7 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
   );
 }
 
-describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suffix}`, () => {
+describeBrowser('dashboard sessions, keyboard and accessibility in Chromium', () => {
   let server: ServerProcess;
   let sim: Simulation;
   let browser: Browser;
@@ -80,10 +63,7 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
       seed: 'web-session',
     });
     await sim.ready;
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
   }, 120_000);
 
   afterAll(async () => {
@@ -93,13 +73,9 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
   });
 
   it('hydrates a fleet longer than one screen without an error and scrolls to its last cluster', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 1280, height: 800 } });
     try {
-      const page = await context.newPage();
-      const errors = collectErrors(page);
-      await page.goto(`${server.url}/`);
-      await signIn(page);
-      await page.waitForURL(`${server.url}/`);
+      await signInAt(page, server.url, '/', { email, password });
       await hydrated(page);
       await expect.poll(() => page.getByLabel('Search').isEnabled()).toBe(true);
       // Virtualised: far fewer rows in the document than clusters in the fleet.
@@ -122,13 +98,9 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
   });
 
   it('sends an expired session to sign-in with a notice, then back to the page it was on', async () => {
-    const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 1280, height: 800 } });
     try {
-      const page = await context.newPage();
-      const errors = collectErrors(page);
-      await page.goto(`${server.url}/login`);
-      await signIn(page);
-      await page.waitForURL(`${server.url}/`);
+      await signInAt(page, server.url, '/', { email, password });
       await hydrated(page);
 
       // Another tab signs out (the server deletes the session); this page finds out on its next poll.
@@ -142,7 +114,7 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
 
       await page.waitForURL(/\/login\?next=%2F&expired=1$/, { timeout: 15_000 });
       await page.getByTestId('session-ended').waitFor();
-      await signIn(page);
+      await signIn(page, email, password);
       await page.waitForURL(`${server.url}/`);
       await page.locator('tr[data-cluster]').first().waitFor();
       // The 401 that ended the session is the browser's own network log, not the page's error.
@@ -152,13 +124,32 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
     }
   });
 
-  it('can be used from the keyboard: a skip link first, then the main navigation', async () => {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  it('signs out: the session ends on the server, and every page asks to sign in again', async () => {
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 1280, height: 800 } });
     try {
-      const page = await context.newPage();
-      await page.goto(`${server.url}/login`);
-      await signIn(page);
-      await page.waitForURL(`${server.url}/`);
+      await signInAt(page, server.url, '/pods', { email, password });
+      await hydrated(page);
+      const before = (await context.cookies()).find((c) => c.name === 'niro_session');
+      expect(before).toBeDefined();
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${server.url}/login`);
+      await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+      // The old cookie no longer opens anything, in this browser or any other.
+      const me = await fetch(`${server.url}/api/v1/me`, { headers: { cookie: `niro_session=${before?.value ?? ''}` } });
+      expect(me.status).toBe(401);
+      await page.goto(`${server.url}/settings/tokens`);
+      await page.waitForURL(`${server.url}/login?next=/settings/tokens`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('can be used from the keyboard: a skip link first, then the main navigation', async () => {
+    const { context, page } = await openPage(browser, { viewport: { width: 1024, height: 768 } });
+    try {
+      await signInAt(page, server.url, '/', { email, password });
       await hydrated(page);
       await page.keyboard.press('Tab');
       expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
@@ -180,20 +171,18 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
   });
 
   it('fits a tablet: nothing but the table scrolls sideways at 768 px', async () => {
-    const context = await browser.newContext({ viewport: { width: 768, height: 1024 }, colorScheme: 'dark' });
+    const { context, page, errors } = await openPage(browser, {
+      viewport: { width: 768, height: 1024 },
+      colorScheme: 'dark',
+    });
     try {
-      const page = await context.newPage();
-      const errors = collectErrors(page);
-      await page.goto(`${server.url}/login`);
-      await signIn(page);
-      await page.waitForURL(`${server.url}/`);
+      await signInAt(page, server.url, '/', { email, password });
       await hydrated(page);
       await page.locator('tr[data-cluster]').first().waitFor();
       const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
       expect(overflow).toBeLessThanOrEqual(0);
       await expect.poll(() => page.getByRole('link', { name: 'Settings' }).isVisible()).toBe(true);
-      fs.mkdirSync(IMAGES, { recursive: true });
-      await page.screenshot({ path: path.join(IMAGES, 'fleet-tablet-dark.png') });
+      await saveScreenshot(page, 'fleet-tablet-dark.png');
       expect(errors).toEqual([]);
     } finally {
       await context.close();
@@ -225,13 +214,12 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
     ];
     const found: Record<string, string[]> = {};
     for (const colorScheme of ['light', 'dark'] as const) {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+      const { context, page, errors } = await openPage(browser, {
+        viewport: { width: 1280, height: 800 },
+        colorScheme,
+      });
       try {
-        const page = await context.newPage();
-        const errors = collectErrors(page);
-        await page.goto(`${server.url}/login`);
-        await signIn(page);
-        await page.waitForURL(`${server.url}/`);
+        await signInAt(page, server.url, '/', { email, password });
         for (const path of pages) {
           await page.goto(`${server.url}${path}`);
           await hydrated(page);
@@ -251,9 +239,8 @@ describeBrowser(`dashboard sessions, keyboard and accessibility in Chromium${suf
 
   it('has no WCAG A/AA violation axe-core can find on the sign-in page, in either theme', async () => {
     for (const colorScheme of ['light', 'dark'] as const) {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
+      const { context, page } = await openPage(browser, { viewport: { width: 1280, height: 800 }, colorScheme });
       try {
-        const page = await context.newPage();
         await page.goto(`${server.url}/login?next=%2Fpods&expired=1`);
         await hydrated(page);
         await page.getByTestId('session-ended').waitFor();

@@ -1,36 +1,16 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
 import { ApiClient } from '@niro/protocol';
 import { SimulatedAgent, createAgentDispatcher, generateClusterInventory } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
+import { describeBrowser, hydrated, launchBrowser, openPage, saveScreenshot, signInAt } from './support/browser.js';
 import { startNotificationReceiver, type NotificationReceiver } from './support/notification-receiver.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 
-const browserInfo = inject('browser');
-const describeBrowser = browserInfo.executablePath === null ? describe.skip : describe;
-const suffix = browserInfo.executablePath === null ? ` (skipped: ${browserInfo.reason})` : '';
-
 const email = 'admin@example.test';
 const password = 'settings e2e passphrase 42';
-const IMAGES = path.resolve(import.meta.dirname, '..', 'docs', 'images');
 
-/** Console errors and uncaught page errors (a hydration mismatch is a page error). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  return errors;
-}
-
-async function hydrated(page: Page): Promise<void> {
-  await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached' });
-}
-
-describeBrowser(`dashboard: add a cluster and the settings pages in Chromium${suffix}`, () => {
+describeBrowser('dashboard: add a cluster and the settings pages in Chromium', () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
@@ -43,22 +23,12 @@ describeBrowser(`dashboard: add a cluster and the settings pages in Chromium${su
     server = await startServerProcess({ env: { NIRO_ADMIN_EMAIL: email, NIRO_ADMIN_PASSWORD: password } });
     dispatcher = createAgentDispatcher({ connections: 2 });
     receiver = await startNotificationReceiver();
-    browser = await chromium.launch({
-      executablePath: browserInfo.executablePath ?? undefined,
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' });
-    errors = collectErrors(page);
+    browser = await launchBrowser();
+    ({ page, errors } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'light' }));
     // Copy buttons write to the clipboard.
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
 
-    await page.goto(`${server.url}/`);
-    await page.waitForURL('**/login?next=/');
-    await hydrated(page);
-    await page.locator('input[name="email"]').fill(email);
-    await page.locator('input[name="password"]').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/`);
+    await signInAt(page, server.url, '/', { email, password }, errors);
     await hydrated(page);
   }, 90_000);
 
@@ -113,8 +83,7 @@ describeBrowser(`dashboard: add a cluster and the settings pages in Chromium${su
     // A string: the e2e project has no DOM types.
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(text);
 
-    fs.mkdirSync(IMAGES, { recursive: true });
-    await page.screenshot({ path: path.join(IMAGES, 'add-cluster.png') });
+    await saveScreenshot(page, 'add-cluster.png');
     await annotate(`[web] screenshot: docs/images/add-cluster.png`);
 
     const agent = new SimulatedAgent({
@@ -192,7 +161,7 @@ describeBrowser(`dashboard: add a cluster and the settings pages in Chromium${su
     await edit.getByText(`URL: set (${receiver.origin})`).waitFor();
     await edit.getByRole('button', { name: 'Cancel' }).click();
 
-    await page.screenshot({ path: path.join(IMAGES, 'settings.png') });
+    await saveScreenshot(page, 'settings.png');
     expect(errors).toEqual([]);
   });
 
@@ -231,16 +200,16 @@ describeBrowser(`dashboard: add a cluster and the settings pages in Chromium${su
     });
     expect(accepted.status).toBe(200);
 
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'dark' });
+    const {
+      context,
+      page: viewer,
+      errors: viewerErrors,
+    } = await openPage(browser, { viewport: { width: 1400, height: 900 }, colorScheme: 'dark' });
     try {
-      const viewer = await context.newPage();
-      const viewerErrors = collectErrors(viewer);
-      await viewer.goto(`${server.url}/login?next=/settings/members`);
-      await hydrated(viewer);
-      await viewer.locator('input[name="email"]').fill('viewer@example.test');
-      await viewer.locator('input[name="password"]').fill(viewerPassword);
-      await viewer.getByRole('button', { name: 'Sign in' }).click();
-      await viewer.waitForURL(`${server.url}/settings/members`);
+      await signInAt(viewer, server.url, '/settings/members', {
+        email: 'viewer@example.test',
+        password: viewerPassword,
+      });
       await viewer.getByText('You are viewer here').waitFor();
       await viewer.getByRole('table', { name: 'Members' }).getByText(email).waitFor();
       expect(await viewer.getByRole('button', { name: 'Add member' }).count()).toBe(0);

@@ -112,25 +112,27 @@ export function createServices(deps: {
   const metrics = new Metrics({ processMetrics: deps.options?.processMetrics ?? true });
   const audit = new AuditService(new AuditRepository(db), clock);
   const orgs = new OrgsService(new OrgsRepository(db, database.dialect), audit, clock);
+  const users = new UsersRepository(db, database.dialect);
+  const sessions = new SessionsService(new SessionsRepository(db), clock);
   const auth = new AuthService({
-    users: new UsersRepository(db, database.dialect),
+    users,
     orgs,
-    sessions: new SessionsService(new SessionsRepository(db), clock),
+    sessions,
     limiter: new LoginRateLimiter(new RateLimitRepository(db), clock),
     audit,
     clock,
     scrypt: deps.options?.scrypt,
   });
-  // Its own limiter and sessions over the same tables: the counters and sessions are shared with sign-in.
+  // Passwords are checked through auth, so a wrong one at acceptance counts like one at sign-in.
   const invitations = new InvitationsService({
     repo: new InvitationsRepository(db, database.dialect),
+    users,
+    auth,
     orgs,
-    sessions: new SessionsService(new SessionsRepository(db), clock),
-    limiter: new LoginRateLimiter(new RateLimitRepository(db), clock),
+    sessions,
     audit,
     clock,
     config,
-    scrypt: deps.options?.scrypt,
   });
   const notifier = deps.options?.commandNotifier ?? new InProcessCommandNotifier();
   const keyRevocations = new KeyRevocations(notifier);

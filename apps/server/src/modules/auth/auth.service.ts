@@ -27,6 +27,18 @@ export type AuthServiceDeps = {
 
 export type Credentials = { email: string; password: string };
 export type SignedIn = { user: UserRow; session: NewSession };
+export type NewUser = { email: string; name?: string; password: string };
+
+/** How a failed password check is audited and answered, for a flow that signs a user in. */
+export type CredentialsCheck = {
+  /** The audit action of a failure. */
+  action: string;
+  /** What a failure is recorded against; by default the account, when one has the email. */
+  target?: { type: string; id: string };
+  orgId?: string;
+  /** The 401's message; by default it does not tell a wrong email from a wrong password. */
+  message?: string;
+};
 
 export class AuthService {
   private readonly users: UsersRepository;
@@ -48,13 +60,38 @@ export class AuthService {
     this.scrypt = deps.scrypt ?? OWASP_SCRYPT;
   }
 
-  async createUser(input: { email: string; name?: string; password: string }): Promise<UserRow> {
+  async createUser(input: NewUser): Promise<UserRow> {
     const row = await this.newUserRow(input);
     if (await this.users.findByEmail(row.email)) {
       throw new ConflictError('email_taken', `A user with email ${row.email} already exists`);
     }
     await this.users.insert(row);
     return row;
+  }
+
+  /** A new account's row, not yet stored: the email checked and normalised, the password's length checked and hashed. */
+  async newUserRow(input: NewUser): Promise<UserRow> {
+    const email = input.email.trim().toLowerCase();
+    if (!EMAIL.test(email)) {
+      throw new BadRequestError('invalid_email', 'email is not an email address', {
+        fields: [{ field: 'body.email', message: 'is not an email address' }],
+      });
+    }
+    if (input.password.length < PASSWORD_MIN_LENGTH) {
+      throw new BadRequestError('password_too_short', `password must be at least ${PASSWORD_MIN_LENGTH} characters`, {
+        fields: [{ field: 'body.password', message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }],
+      });
+    }
+    const now = this.clock.now();
+    return {
+      id: newId(now),
+      email,
+      name: input.name?.trim() || (email.split('@')[0] ?? email),
+      password_hash: await hashPassword(input.password, this.scrypt),
+      created_at: now,
+      password_changed_at: now,
+      disabled_at: null,
+    };
   }
 
   /**
@@ -114,7 +151,7 @@ export class AuthService {
 
   /** Email + password → a new browser session. The session of `previousCookie`, if any, ends (rotation). */
   async login(input: Credentials, client: ClientInfo, previousCookie?: string): Promise<SignedIn> {
-    const user = await this.checkCredentials(input, client, 'auth.login');
+    const user = await this.verifyCredentials(input, client, { action: 'auth.login' });
     if (previousCookie !== undefined) await this.sessions.revokeCookie(previousCookie);
     const session = await this.sessions.create(user.id, client);
     await this.audit.record({
@@ -132,7 +169,7 @@ export class AuthService {
     input: Credentials & { name: string },
     client: ClientInfo,
   ): Promise<{ token: string; row: ApiTokenRow }> {
-    const user = await this.checkCredentials(input, client, 'auth.token');
+    const user = await this.verifyCredentials(input, client, { action: 'auth.token' });
     const created = await this.createApiToken(user.id, input.name.trim());
     await this.audit.record({
       actor: { type: 'user', id: user.id, label: user.email },
@@ -240,18 +277,21 @@ export class AuthService {
   }
 
   /**
-   * The one place a password is checked. Wrong email and wrong password fail alike, and take
-   * alike long: an unknown email is verified against a dummy hash. Every outcome is audited.
+   * The one place a password is checked (sign-in, token exchange, accepting an invitation as an
+   * existing user), all on one rate limiter. Wrong email and wrong password fail alike, and take
+   * alike long: an unknown email is verified against a dummy hash. Every failure is audited.
    */
-  private async checkCredentials(input: Credentials, client: ClientInfo, action: string): Promise<UserRow> {
+  async verifyCredentials(input: Credentials, client: ClientInfo, check: CredentialsCheck): Promise<UserRow> {
     const email = input.email.trim().toLowerCase();
     // Someone may type a password into the email field: only a plausible email is recorded.
     const label = EMAIL.test(email) ? email : null;
     const fail = async (reason: string, userId?: string): Promise<void> => {
+      const target = check.target ?? (userId === undefined ? undefined : { type: 'user', id: userId });
       await this.audit.record({
         actor: { type: 'anonymous', id: null, label },
-        action,
-        ...(userId === undefined ? {} : { target: { type: 'user', id: userId } }),
+        action: check.action,
+        ...(target === undefined ? {} : { target }),
+        ...(check.orgId === undefined ? {} : { orgId: check.orgId }),
         ip: client.ip,
         outcome: 'failure',
         details: { reason },
@@ -271,7 +311,7 @@ export class AuthService {
         user === undefined ? 'unknown_email' : user.disabled_at !== null ? 'disabled' : 'wrong_password',
         user?.id,
       );
-      throw new UnauthorizedError('invalid_credentials', 'The email or password is not correct');
+      throw new UnauthorizedError('invalid_credentials', check.message ?? 'The email or password is not correct');
     }
     await this.limiter.succeeded(attempt);
     return user;
@@ -280,30 +320,6 @@ export class AuthService {
   private getDummyHash(): Promise<string> {
     this.dummyHash ??= hashPassword(newSecret('', 16), this.scrypt);
     return this.dummyHash;
-  }
-
-  private async newUserRow(input: { email: string; name?: string; password: string }): Promise<UserRow> {
-    const email = input.email.trim().toLowerCase();
-    if (!EMAIL.test(email)) {
-      throw new BadRequestError('invalid_email', 'email is not an email address', {
-        fields: [{ field: 'body.email', message: 'is not an email address' }],
-      });
-    }
-    if (input.password.length < PASSWORD_MIN_LENGTH) {
-      throw new BadRequestError('password_too_short', `password must be at least ${PASSWORD_MIN_LENGTH} characters`, {
-        fields: [{ field: 'body.password', message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }],
-      });
-    }
-    const now = this.clock.now();
-    return {
-      id: newId(now),
-      email,
-      name: input.name?.trim() || (email.split('@')[0] ?? email),
-      password_hash: await hashPassword(input.password, this.scrypt),
-      created_at: now,
-      password_changed_at: now,
-      disabled_at: null,
-    };
   }
 }
 

@@ -8,7 +8,6 @@ export type InvitationRow = InvitationsTable;
 export type InvitationListRow = InvitationRow & { created_by_email: string | null };
 /** A row as the public page needs it: with the org's name. */
 export type InvitationWithOrg = InvitationRow & { org_name: string };
-export type InviteeRow = Pick<UsersTable, 'id' | 'email' | 'password_hash' | 'disabled_at'>;
 
 /** Who accepts: an account created by this acceptance, or one that exists. */
 export type Acceptor = { kind: 'new'; user: UsersTable } | { kind: 'existing'; userId: string };
@@ -72,14 +71,6 @@ export class InvitationsRepository {
       .selectAll('invitations')
       .select('orgs.name as org_name')
       .where('invitations.token_hash', '=', tokenHash)
-      .executeTakeFirst();
-  }
-
-  findUserByEmail(email: string): Promise<InviteeRow | undefined> {
-    return this.db
-      .selectFrom('users')
-      .select(['id', 'email', 'password_hash', 'disabled_at'])
-      .where('email', '=', email.toLowerCase())
       .executeTakeFirst();
   }
 

@@ -1,22 +1,14 @@
-import { INVITATION_EXPIRES_IN_HOURS_DEFAULT, PASSWORD_MIN_LENGTH, type CreateInvitationRequest } from '@niro/protocol';
+import { INVITATION_EXPIRES_IN_HOURS_DEFAULT, type CreateInvitationRequest } from '@niro/protocol';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
-import {
-  BadRequestError,
-  ConflictError,
-  ForbiddenError,
-  NiroError,
-  NotFoundError,
-  UnauthorizedError,
-} from '../../errors.js';
+import { ConflictError, ForbiddenError, NiroError, NotFoundError } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../lib/ids.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { AuthService } from '../auth/auth.service.js';
 import type { ClientInfo } from '../auth/client-info.js';
-import type { LoginAttempt, LoginRateLimiter } from '../auth/login-rate-limiter.service.js';
-import { hashPassword, OWASP_SCRYPT, verifyPassword, type ScryptParams } from '../auth/password.js';
 import { auditActor, type Caller } from '../auth/principal.js';
 import type { NewSession, SessionsService } from '../auth/sessions.service.js';
-import type { UserRow } from '../auth/users.repository.js';
+import type { UsersRepository } from '../auth/users.repository.js';
 import type { OrgsService } from '../orgs/orgs.service.js';
 import type {
   Acceptor,
@@ -33,14 +25,14 @@ const HOUR_MS = 60 * 60 * 1000;
 
 export type InvitationsServiceDeps = {
   repo: InvitationsRepository;
+  users: UsersRepository;
+  /** Checks an existing account's password as sign-in does (one limiter) and builds new accounts. */
+  auth: AuthService;
   orgs: OrgsService;
   sessions: SessionsService;
-  /** The sign-in limiter: a wrong password here counts like one at /auth/login. */
-  limiter: LoginRateLimiter;
   audit: AuditService;
   clock: Clock;
   config: Config;
-  scrypt?: ScryptParams;
 };
 
 export type CreatedInvitation = { row: InvitationListRow; token: string; url: string };
@@ -54,23 +46,23 @@ export type AcceptedInvitation = { orgId: string; session: NewSession };
  */
 export class InvitationsService {
   private readonly repo: InvitationsRepository;
+  private readonly users: UsersRepository;
+  private readonly auth: AuthService;
   private readonly orgs: OrgsService;
   private readonly sessions: SessionsService;
-  private readonly limiter: LoginRateLimiter;
   private readonly audit: AuditService;
   private readonly clock: Clock;
   private readonly config: Config;
-  private readonly scrypt: ScryptParams;
 
   constructor(deps: InvitationsServiceDeps) {
     this.repo = deps.repo;
+    this.users = deps.users;
+    this.auth = deps.auth;
     this.orgs = deps.orgs;
     this.sessions = deps.sessions;
-    this.limiter = deps.limiter;
     this.audit = deps.audit;
     this.clock = deps.clock;
     this.config = deps.config;
-    this.scrypt = deps.scrypt ?? OWASP_SCRYPT;
   }
 
   async create(caller: Caller, orgId: string, input: CreateInvitationRequest): Promise<CreatedInvitation> {
@@ -134,7 +126,7 @@ export class InvitationsService {
   /** What the invitee sees before accepting; 404 for an unknown or revoked link, 410 for a used or expired one. */
   async preview(token: string): Promise<InvitationPreview> {
     const row = await this.usable(token, this.clock.now());
-    const user = await this.repo.findUserByEmail(row.email);
+    const user = await this.users.findByEmail(row.email);
     return { row, existingUser: user !== undefined };
   }
 
@@ -150,13 +142,18 @@ export class InvitationsService {
     previousCookie?: string,
   ): Promise<AcceptedInvitation> {
     const invitation = await this.usable(token, this.clock.now());
-    const existing = await this.repo.findUserByEmail(invitation.email);
+    const credentials = { email: invitation.email, password };
     let acceptor: Acceptor;
-    if (existing === undefined) {
-      acceptor = { kind: 'new', user: await this.newUser(invitation.email, password) };
+    if ((await this.users.findByEmail(invitation.email)) === undefined) {
+      acceptor = { kind: 'new', user: await this.auth.newUserRow(credentials) };
     } else {
-      await this.checkPassword(invitation, existing, password, client);
-      acceptor = { kind: 'existing', userId: existing.id };
+      const user = await this.auth.verifyCredentials(credentials, client, {
+        action: 'invitation.accept',
+        target: { type: 'invitation', id: invitation.id },
+        orgId: invitation.org_id,
+        message: 'The password is not correct for this account',
+      });
+      acceptor = { kind: 'existing', userId: user.id };
     }
     const result = await this.repo.accept(invitation, acceptor, this.clock.now());
     if (result.outcome === 'gone') {
@@ -198,57 +195,6 @@ export class InvitationsService {
       throw new NiroError(410, 'invitation_expired', 'This invitation has expired; ask for a new one');
     }
     return row;
-  }
-
-  /** The existing account's password, checked and rate-limited exactly like a sign-in. */
-  private async checkPassword(
-    invitation: InvitationRow,
-    user: { id: string; password_hash: string; disabled_at: number | null },
-    password: string,
-    client: ClientInfo,
-  ): Promise<void> {
-    const fail = async (reason: string): Promise<void> => {
-      await this.audit.record({
-        actor: { type: 'anonymous', id: null, label: invitation.email },
-        action: 'invitation.accept',
-        target: { type: 'invitation', id: invitation.id },
-        orgId: invitation.org_id,
-        ip: client.ip,
-        outcome: 'failure',
-        details: { reason },
-      });
-    };
-    let attempt: LoginAttempt;
-    try {
-      attempt = await this.limiter.begin(invitation.email, client.ip);
-    } catch (err) {
-      await fail('rate_limited');
-      throw err;
-    }
-    const matches = await verifyPassword(password, user.password_hash);
-    if (!matches || user.disabled_at !== null) {
-      await fail(matches ? 'disabled' : 'wrong_password');
-      throw new UnauthorizedError('invalid_credentials', 'The password is not correct for this account');
-    }
-    await this.limiter.succeeded(attempt);
-  }
-
-  private async newUser(email: string, password: string): Promise<UserRow> {
-    if (password.length < PASSWORD_MIN_LENGTH) {
-      throw new BadRequestError('password_too_short', `password must be at least ${PASSWORD_MIN_LENGTH} characters`, {
-        fields: [{ field: 'body.password', message: `must be at least ${PASSWORD_MIN_LENGTH} characters` }],
-      });
-    }
-    const now = this.clock.now();
-    return {
-      id: newId(now),
-      email,
-      name: email.split('@')[0] ?? email,
-      password_hash: await hashPassword(password, this.scrypt),
-      created_at: now,
-      password_changed_at: now,
-      disabled_at: null,
-    };
   }
 }
 
