@@ -41,21 +41,33 @@ export function useRouter(): RouterValue {
   return value;
 }
 
-/** Sets one query parameter (or removes it with null) without adding a history entry. */
-export function useQueryParam(name: string): [string | null, (value: string | null) => void] {
+/**
+ * The page's query parameters and a setter that changes several at once (one history entry,
+ * replaced; null or '' removes one): two useQueryParam setters in a row would each start from the
+ * same old address.
+ */
+export function useSearchParams(): [URLSearchParams, (updates: Record<string, string | null>) => void] {
   const { location, navigate } = useRouter();
-  const value = location.search.get(name);
   const set = useCallback(
-    (next: string | null) => {
+    (updates: Record<string, string | null>) => {
       const params = new URLSearchParams(location.search);
-      if (next === null || next === '') params.delete(name);
-      else params.set(name, next);
+      for (const [k, v] of Object.entries(updates)) {
+        if (v === null || v === '') params.delete(k);
+        else params.set(k, v);
+      }
       const q = params.toString();
       navigate(`${location.pathname}${q === '' ? '' : `?${q}`}`, { replace: true });
     },
-    [location, name, navigate],
+    [location, navigate],
   );
-  return [value, set];
+  return [location.search, set];
+}
+
+/** Sets one query parameter (or removes it with null) without adding a history entry. */
+export function useQueryParam(name: string): [string | null, (value: string | null) => void] {
+  const [params, setParams] = useSearchParams();
+  const set = useCallback((next: string | null) => setParams({ [name]: next }), [name, setParams]);
+  return [params.get(name), set];
 }
 
 type LinkProps = {

@@ -1,10 +1,10 @@
 import { useMemo } from 'react';
-import { Alert, Group, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Alert, Group, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { ClusterUsage, IncidentPage, type Cluster, type UsageRange } from '@niro/protocol';
 import { useApi } from '../../lib/use-api.js';
 import { useQueryParam } from '../../lib/router.js';
-import { formatBytes, formatCpu } from '../../lib/format.js';
-import { UsageChart } from './usage-chart.js';
+import { formatCpu } from '../../lib/format.js';
+import { UsageChart, UsageRangeControl, cpuMemoryCharts, useUsageSeries } from './usage-chart.js';
 import { CapabilitiesSection } from './capabilities.js';
 
 const USAGE_POLL_MS = 30_000;
@@ -83,19 +83,8 @@ function UsageSection({
   onRange: (range: UsageRange) => void;
 }) {
   const usage = useApi(`/clusters/${encodeURIComponent(clusterId)}/usage?range=${range}`, ClusterUsage, USAGE_POLL_MS);
-  const series = useMemo(() => {
-    const points = usage.data?.points ?? [];
-    const endMs = Math.max(Date.now(), ...points.map((p) => Date.parse(p.t)));
-    return {
-      windowMs: { startMs: endMs - (range === '24h' ? 24 : 1) * 3_600_000, endMs },
-      timesMs: points.map((p) => Date.parse(p.t)),
-      cpu: points.map((p) => p.cpuMilli),
-      memory: points.map((p) => p.memoryBytes),
-      pods: points.map((p) => p.podsRunning),
-    };
-  }, [usage.data, range]);
-  const capacity = usage.data?.capacity;
-  const noUsage = series.cpu.every((v) => v === null) && series.memory.every((v) => v === null);
+  const series = useUsageSeries(usage.data?.points, range);
+  const pods = useMemo(() => (usage.data?.points ?? []).map((p) => p.podsRunning), [usage.data]);
 
   return (
     <Stack gap="sm" component="section" aria-labelledby="usage-title">
@@ -103,16 +92,7 @@ function UsageSection({
         <Title order={3} size="h5" id="usage-title">
           Usage
         </Title>
-        <SegmentedControl
-          size="xs"
-          aria-label="Time range"
-          value={range}
-          onChange={(v) => onRange(v === '24h' ? '24h' : '1h')}
-          data={[
-            { value: '1h', label: 'Last hour' },
-            { value: '24h', label: 'Last 24 hours' },
-          ]}
-        />
+        <UsageRangeControl label="Time range" value={range} onChange={onRange} />
       </Group>
       {usage.error !== null && usage.data === null ? (
         <Alert color="gray" title="Usage history is not available" data-testid="usage-error">
@@ -124,47 +104,31 @@ function UsageSection({
         </Text>
       ) : (
         <>
-          {noUsage && (
+          {series.empty && (
             <Text size="sm" c="dimmed" data-testid="usage-none">
               {NO_USAGE}
             </Text>
           )}
           <SimpleGrid cols={{ base: 1, md: 3 }} spacing="md">
-            {!noUsage && (
-              <ChartCard title="CPU">
-                <UsageChart
-                  label="CPU"
-                  timesMs={series.timesMs}
-                  values={series.cpu}
-                  capacity={capacity?.cpuMilli ?? null}
-                  windowMs={series.windowMs}
-                  format={formatCpuAxis}
-                  color="blue"
-                  emptyText="No CPU usage reported in this range."
-                  data-testid="chart-cpu"
-                />
-              </ChartCard>
-            )}
-            {!noUsage && (
-              <ChartCard title="Memory">
-                <UsageChart
-                  label="Memory"
-                  timesMs={series.timesMs}
-                  values={series.memory}
-                  capacity={capacity?.memoryBytes ?? null}
-                  windowMs={series.windowMs}
-                  format={formatBytes}
-                  color="grape"
-                  emptyText="No memory usage reported in this range."
-                  data-testid="chart-memory"
-                />
-              </ChartCard>
-            )}
+            {!series.empty &&
+              cpuMemoryCharts(series, {
+                formatCpu: formatCpuAxis,
+                capacity: usage.data.capacity,
+                emptyText: {
+                  cpu: 'No CPU usage reported in this range.',
+                  memory: 'No memory usage reported in this range.',
+                },
+                testIdPrefix: 'chart-',
+              }).map(({ title, chart }) => (
+                <ChartCard key={title} title={title}>
+                  {chart}
+                </ChartCard>
+              ))}
             <ChartCard title="Pods running">
               <UsageChart
                 label="Pods running"
                 timesMs={series.timesMs}
-                values={series.pods}
+                values={pods}
                 windowMs={series.windowMs}
                 format={formatCount}
                 color="teal"

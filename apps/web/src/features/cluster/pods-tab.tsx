@@ -1,20 +1,11 @@
-import { useCallback, useEffect, useState } from 'react';
-import {
-  Badge,
-  Button,
-  Drawer,
-  Group,
-  NativeSelect,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-  UnstyledButton,
-} from '@mantine/core';
+import { useEffect, useState } from 'react';
+import { Badge, Button, Group, NativeSelect, Stack, Table, Text, TextInput, UnstyledButton } from '@mantine/core';
 import { PodPage, type Cluster, type PodRow } from '@niro/protocol';
-import { apiGet, errorText } from '../../lib/api.js';
+import { apiGet } from '../../lib/api.js';
+import { ListTable, LoadMore } from '../../lib/list-table.js';
+import { useCursorList } from '../../lib/use-cursor-list.js';
 import { useQueryParam } from '../../lib/router.js';
-import { PodDetails } from '../pods/pod-details.js';
+import { PodDrawer } from '../pods/pod-drawer.js';
 import { POD_STATUSES, POD_STATUS_COLOR, isPodStatus } from '../pods/pod-links.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
 
@@ -42,54 +33,18 @@ export function PodsTab({ cluster }: { cluster: Cluster }) {
   const [qText, setQText, q] = useDelayedParam('q');
   const [statusParam, setStatus] = useQueryParam('status');
   const status = isPodStatus(statusParam) ? statusParam : null;
-  const [items, setItems] = useState<PodRow[] | null>(null);
-  const [nextCursor, setNextCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
   const [selected, setSelected] = useState<PodRow | null>(null);
-  const [generation, setGeneration] = useState(0);
 
-  const path = useCallback(
-    (cursor: string | null): string => {
-      const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (namespace !== '') params.set('namespace', namespace);
-      if (status !== null) params.set('status', status);
-      if (q !== '') params.set('q', q);
-      if (cursor !== null) params.set('cursor', cursor);
-      return `/clusters/${encodeURIComponent(cluster.id)}/pods?${params.toString()}`;
-    },
-    [cluster.id, namespace, status, q],
-  );
-
-  useEffect(() => {
-    let live = true;
-    setError(null);
-    apiGet(path(null), PodPage).then(
-      (page) => {
-        if (!live) return;
-        setItems(page.items);
-        setNextCursor(page.nextCursor);
-      },
-      (err: unknown) => {
-        if (live) setError(errorText(err));
-      },
-    );
-    return () => void (live = false);
-  }, [path, generation]);
-
-  const loadMore = async (): Promise<void> => {
-    if (nextCursor === null) return;
-    setLoadingMore(true);
-    try {
-      const page = await apiGet(path(nextCursor), PodPage);
-      setItems((prev) => [...(prev ?? []), ...page.items]);
-      setNextCursor(page.nextCursor);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setLoadingMore(false);
-    }
+  const path = (cursor: string | null): string => {
+    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (namespace !== '') params.set('namespace', namespace);
+    if (status !== null) params.set('status', status);
+    if (q !== '') params.set('q', q);
+    if (cursor !== null) params.set('cursor', cursor);
+    return `/clusters/${encodeURIComponent(cluster.id)}/pods?${params.toString()}`;
   };
+  const list = useCursorList(path(null), (cursor) => apiGet(path(cursor), PodPage));
+  const { items, error } = list;
 
   const filtered = namespace !== '' || status !== null || q !== '';
   return (
@@ -113,7 +68,7 @@ export function PodsTab({ cluster }: { cluster: Cluster }) {
           value={qText}
           onChange={(e) => setQText(e.currentTarget.value)}
         />
-        <Button variant="default" onClick={() => setGeneration((g) => g + 1)}>
+        <Button variant="default" onClick={list.reload}>
           Refresh
         </Button>
       </Group>
@@ -131,80 +86,59 @@ export function PodsTab({ cluster }: { cluster: Cluster }) {
       ) : (
         <>
           <PodTable items={items} onOpen={setSelected} />
-          <Group gap="sm">
+          <LoadMore list={list} size="xs">
             <Text size="sm" c="dimmed" data-testid="pods-count">
               {items.length} pod{items.length === 1 ? '' : 's'} shown
-              {nextCursor === null ? '' : ', more available'}
+              {list.nextCursor === null ? '' : ', more available'}
             </Text>
-            {nextCursor !== null && (
-              <Button variant="default" size="xs" loading={loadingMore} onClick={() => void loadMore()}>
-                Load more
-              </Button>
-            )}
-          </Group>
+          </LoadMore>
         </>
       )}
-      <Drawer
-        opened={selected !== null}
-        onClose={() => setSelected(null)}
-        position="right"
-        size="xl"
-        title={selected === null ? '' : `${selected.namespace}/${selected.name}`}
-      >
-        {selected !== null && <PodDetails pod={selected} />}
-      </Drawer>
+      <PodDrawer pod={selected} onClose={() => setSelected(null)} />
     </Stack>
   );
 }
 
 function PodTable({ items, onOpen }: { items: PodRow[]; onOpen: (pod: PodRow) => void }) {
   return (
-    <Table.ScrollContainer minWidth={960}>
-      <Table striped highlightOnHover verticalSpacing={6} data-testid="pods-table">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Pod</Table.Th>
-            <Table.Th>Status</Table.Th>
-            <Table.Th>Ready</Table.Th>
-            <Table.Th>Restarts</Table.Th>
-            <Table.Th>Owner</Table.Th>
-            <Table.Th>Node</Table.Th>
-            <Table.Th>Images</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {items.map((p) => (
-            <Table.Tr key={`${p.namespace}/${p.name}`} data-pod={p.name}>
-              <Table.Td>
-                <UnstyledButton onClick={() => onOpen(p)} aria-label={`Details of pod ${p.namespace}/${p.name}`}>
-                  <Text size="sm" fw={600} c="var(--mantine-color-anchor)">
-                    {p.name}
-                  </Text>
-                  <Text size="xs" c="dimmed">
-                    {p.namespace}
-                  </Text>
-                </UnstyledButton>
-              </Table.Td>
-              <Table.Td style={{ whiteSpace: 'nowrap' }}>
-                <Badge size="sm" variant="light" color={POD_STATUS_COLOR[p.status]}>
-                  {p.status}
-                </Badge>
-              </Table.Td>
-              <Table.Td>{`${p.readyContainers}/${p.totalContainers}`}</Table.Td>
-              <Table.Td>{p.restarts}</Table.Td>
-              <Table.Td>{p.ownerKind === null ? '—' : `${p.ownerKind}/${p.ownerName ?? ''}`}</Table.Td>
-              <Table.Td style={{ whiteSpace: 'nowrap' }}>{p.nodeName ?? '—'}</Table.Td>
-              <Table.Td>
-                {p.images.map((image) => (
-                  <Text size="xs" key={image} style={{ wordBreak: 'break-all' }}>
-                    {image}
-                  </Text>
-                ))}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ListTable
+      minWidth={960}
+      striped
+      highlightOnHover
+      verticalSpacing={6}
+      data-testid="pods-table"
+      columns={['Pod', 'Status', 'Ready', 'Restarts', 'Owner', 'Node', 'Images']}
+    >
+      {items.map((p) => (
+        <Table.Tr key={`${p.namespace}/${p.name}`} data-pod={p.name}>
+          <Table.Td>
+            <UnstyledButton onClick={() => onOpen(p)} aria-label={`Details of pod ${p.namespace}/${p.name}`}>
+              <Text size="sm" fw={600} c="var(--mantine-color-anchor)">
+                {p.name}
+              </Text>
+              <Text size="xs" c="dimmed">
+                {p.namespace}
+              </Text>
+            </UnstyledButton>
+          </Table.Td>
+          <Table.Td style={{ whiteSpace: 'nowrap' }}>
+            <Badge size="sm" variant="light" color={POD_STATUS_COLOR[p.status]}>
+              {p.status}
+            </Badge>
+          </Table.Td>
+          <Table.Td>{`${p.readyContainers}/${p.totalContainers}`}</Table.Td>
+          <Table.Td>{p.restarts}</Table.Td>
+          <Table.Td>{p.ownerKind === null ? '—' : `${p.ownerKind}/${p.ownerName ?? ''}`}</Table.Td>
+          <Table.Td style={{ whiteSpace: 'nowrap' }}>{p.nodeName ?? '—'}</Table.Td>
+          <Table.Td>
+            {p.images.map((image) => (
+              <Text size="xs" key={image} style={{ wordBreak: 'break-all' }}>
+                {image}
+              </Text>
+            ))}
+          </Table.Td>
+        </Table.Tr>
+      ))}
+    </ListTable>
   );
 }

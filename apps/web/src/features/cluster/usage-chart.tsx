@@ -1,7 +1,9 @@
-import { useEffect, useRef } from 'react';
-import { Box, Text, VisuallyHidden, useComputedColorScheme } from '@mantine/core';
+import { useEffect, useMemo, useRef, type ReactElement } from 'react';
+import { Box, SegmentedControl, Text, VisuallyHidden, useComputedColorScheme } from '@mantine/core';
+import type { UsageRange } from '@niro/protocol';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { formatBytes } from '../../lib/format.js';
 
 export type UsageChartProps = {
   /** What is measured, e.g. "CPU"; the chart's accessible name starts with it. */
@@ -162,3 +164,98 @@ export function UsageChart({
 /** uPlot's legend inherits the page's colours and font size. */
 const CHART_CSS = `.niro-usage-chart .u-legend{color:var(--mantine-color-text);font-size:var(--mantine-font-size-xs)}
 .niro-usage-chart{width:100%;min-width:0}`;
+
+type UsagePoint = { t: string; cpuMilli: number | null; memoryBytes: number | null };
+
+export type UsageSeries = {
+  /** The whole range on the time axis: one point does not stretch over years. */
+  windowMs: { startMs: number; endMs: number };
+  timesMs: number[];
+  cpu: (number | null)[];
+  memory: (number | null)[];
+  /** Neither CPU nor memory was reported in the range. */
+  empty: boolean;
+};
+
+/** Chart series of usage points over the last hour or day; stable arrays, so a chart is rebuilt only when the data changes. */
+export function useUsageSeries(points: readonly UsagePoint[] | undefined, range: UsageRange): UsageSeries {
+  return useMemo(() => {
+    const list = points ?? [];
+    const timesMs = list.map((p) => Date.parse(p.t));
+    const endMs = Math.max(Date.now(), ...timesMs);
+    const cpu = list.map((p) => p.cpuMilli);
+    const memory = list.map((p) => p.memoryBytes);
+    return {
+      windowMs: { startMs: endMs - (range === '24h' ? 24 : 1) * 3_600_000, endMs },
+      timesMs,
+      cpu,
+      memory,
+      empty: cpu.every((v) => v === null) && memory.every((v) => v === null),
+    };
+  }, [points, range]);
+}
+
+/** The last hour or the last 24 hours. */
+export function UsageRangeControl({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: UsageRange;
+  onChange: (range: UsageRange) => void;
+}) {
+  return (
+    <SegmentedControl
+      size="xs"
+      aria-label={label}
+      value={value}
+      onChange={(v) => onChange(v === '24h' ? '24h' : '1h')}
+      data={[
+        { value: '1h', label: 'Last hour' },
+        { value: '24h', label: 'Last 24 hours' },
+      ]}
+    />
+  );
+}
+
+/** The CPU and the memory chart of a series, keyed, for the caller to lay out. */
+export function cpuMemoryCharts(
+  series: UsageSeries,
+  options: {
+    formatCpu: (milli: number) => string;
+    capacity?: { cpuMilli: number | null; memoryBytes: number | null } | null;
+    emptyText: { cpu: string; memory: string };
+    testIdPrefix: string;
+    height?: number;
+  },
+): { title: string; chart: ReactElement }[] {
+  const charts = [
+    { title: 'CPU', key: 'cpu', values: series.cpu, capacity: options.capacity?.cpuMilli, format: options.formatCpu },
+    {
+      title: 'Memory',
+      key: 'memory',
+      values: series.memory,
+      capacity: options.capacity?.memoryBytes,
+      format: formatBytes,
+    },
+  ] as const;
+  return charts.map((c) => ({
+    title: c.title,
+    chart: (
+      <UsageChart
+        key={c.key}
+        label={c.title}
+        timesMs={series.timesMs}
+        values={c.values}
+        capacity={c.capacity ?? null}
+        windowMs={series.windowMs}
+        format={c.format}
+        color={c.key === 'cpu' ? 'blue' : 'grape'}
+        height={options.height}
+        emptyText={options.emptyText[c.key]}
+        data-testid={`${options.testIdPrefix}${c.key}`}
+      />
+    ),
+  }));
+}

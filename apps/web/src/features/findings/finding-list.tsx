@@ -1,14 +1,4 @@
-import {
-  Badge,
-  Button,
-  Group,
-  NativeSelect,
-  SegmentedControl,
-  Stack,
-  Table,
-  Text,
-  VisuallyHidden,
-} from '@mantine/core';
+import { Badge, Button, Group, NativeSelect, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
 import {
   FindingPage,
   Me,
@@ -20,7 +10,9 @@ import {
 } from '@niro/protocol';
 import { Fragment, useState } from 'react';
 import { Link } from '../../lib/router.js';
+import { LabelledSegments } from '../../lib/labelled-segments.js';
 import { useApi } from '../../lib/use-api.js';
+import { PageButtons, usePagedApi } from '../../lib/use-paged-api.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
 import { FindingDetails, SEVERITY_COLOR } from './finding-details.js';
 
@@ -79,22 +71,17 @@ export function FindingView({
   return (
     <Stack gap="sm">
       <Group gap="md" align="flex-end" wrap="wrap">
-        <Stack gap={4}>
-          <Text size="sm" fw={500} id="finding-state-label">
-            State
-          </Text>
-          <SegmentedControl
-            aria-labelledby="finding-state-label"
-            size="sm"
-            value={filters.state}
-            onChange={(v) => onFiltersChange({ ...filters, state: parseFindingState(v) })}
-            data={[
-              { value: 'open', label: 'Open' },
-              { value: 'suppressed', label: 'Suppressed' },
-              { value: 'closed', label: 'Closed' },
-            ]}
-          />
-        </Stack>
+        <LabelledSegments
+          id="finding-state-label"
+          label="State"
+          value={filters.state}
+          onChange={(v) => onFiltersChange({ ...filters, state: parseFindingState(v) })}
+          data={[
+            { value: 'open', label: 'Open' },
+            { value: 'suppressed', label: 'Suppressed' },
+            { value: 'closed', label: 'Closed' },
+          ]}
+        />
         {clusterOptions !== null && clusterOptions.length > 0 && (
           <NativeSelect
             label="Cluster"
@@ -167,10 +154,9 @@ function FindingPages({
   meId: string | null;
   showCluster: boolean;
 }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [expanded, setExpanded] = useState<string | null>(null);
-  const cursor = cursors[cursors.length - 1] ?? null;
-  const { data, error, loading, reload } = useApi(findingsPath(filters, cursor), FindingPage);
+  const pages = usePagedApi((cursor) => findingsPath(filters, cursor), FindingPage);
+  const { data, error, loading, reload } = pages;
 
   if (data === null) return loading ? <PageLoading what="Loading findings…" /> : <PageError error={error ?? ''} />;
   const items = data.items;
@@ -235,32 +221,7 @@ function FindingPages({
           </Table>
         </Table.ScrollContainer>
       )}
-      {(cursors.length > 1 || data.nextCursor !== null) && (
-        <Group gap="xs">
-          <Button
-            variant="default"
-            size="xs"
-            disabled={cursors.length <= 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Previous page
-          </Button>
-          <Button
-            variant="default"
-            size="xs"
-            disabled={data.nextCursor === null}
-            onClick={() => {
-              const next = data.nextCursor;
-              if (next !== null) setCursors((c) => [...c, next]);
-            }}
-          >
-            Next page
-          </Button>
-          <Text size="xs" c="dimmed">
-            Page {cursors.length}
-          </Text>
-        </Group>
-      )}
+      <PageButtons pages={pages} nextCursor={data.nextCursor} previousLabel="Previous page" nextLabel="Next page" />
     </Stack>
   );
 }

@@ -4,6 +4,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import type { ReactNode } from 'react';
 import { formatTime } from '../../lib/format.js';
+import { EventsTable } from '../cluster/events-table.js';
 
 // The evidence bundle is free-form JSON (its parts depend on the incident type); each part the page
 // knows is checked against its shape here and anything else is shown as JSON.
@@ -165,32 +166,7 @@ export function IncidentEvidence({ evidence }: { evidence: Record<string, unknow
       )}
       {events !== undefined && events.length > 0 && (
         <Section title="Warning events">
-          <Table.ScrollContainer minWidth={700}>
-            <Table verticalSpacing={4} fz="sm">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Last seen</Table.Th>
-                  <Table.Th>Object</Table.Th>
-                  <Table.Th>Reason</Table.Th>
-                  <Table.Th>Message</Table.Th>
-                  <Table.Th>Count</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {events.map((e, n) => (
-                  <Table.Tr key={n}>
-                    <Table.Td>{formatTime(e.lastTimestamp)}</Table.Td>
-                    <Table.Td>
-                      {e.involvedObject.kind} {e.namespace}/{e.involvedObject.name}
-                    </Table.Td>
-                    <Table.Td>{e.reason}</Table.Td>
-                    <Table.Td>{e.message}</Table.Td>
-                    <Table.Td>{e.count}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <EventsTable events={events} compact />
         </Section>
       )}
       {node !== undefined && (

@@ -1,7 +1,8 @@
-import { Badge, Button, Group, NativeSelect, SegmentedControl, Stack, Table, Text } from '@mantine/core';
+import { Badge, Group, NativeSelect, Stack, Table, Text } from '@mantine/core';
 import { INCIDENT_TYPES, IncidentPage, type Incident, type IncidentSeverity } from '@niro/protocol';
 import { useState } from 'react';
-import { useApi } from '../../lib/use-api.js';
+import { LabelledSegments } from '../../lib/labelled-segments.js';
+import { PageButtons, usePagedApi } from '../../lib/use-paged-api.js';
 import { Link } from '../../lib/router.js';
 import { formatTime } from '../../lib/format.js';
 import { formatAge } from '../fleet/format-age.js';
@@ -55,22 +56,17 @@ export function IncidentTable({
   return (
     <Stack gap="sm">
       <Group gap="md" align="flex-end" wrap="wrap">
-        <Stack gap={4}>
-          <Text size="sm" fw={500} id="incident-state-label">
-            State
-          </Text>
-          <SegmentedControl
-            aria-labelledby="incident-state-label"
-            size="sm"
-            value={filters.state}
-            onChange={(v) => onFiltersChange({ ...filters, state: parseStateFilter(v) })}
-            data={[
-              { value: 'open', label: 'Open' },
-              { value: 'resolved', label: 'Resolved' },
-              { value: 'all', label: 'All' },
-            ]}
-          />
-        </Stack>
+        <LabelledSegments
+          id="incident-state-label"
+          label="State"
+          value={filters.state}
+          onChange={(v) => onFiltersChange({ ...filters, state: parseStateFilter(v) })}
+          data={[
+            { value: 'open', label: 'Open' },
+            { value: 'resolved', label: 'Resolved' },
+            { value: 'all', label: 'All' },
+          ]}
+        />
         <NativeSelect
           label="Severity"
           size="sm"
@@ -108,10 +104,8 @@ function incidentsPath(clusterId: string | undefined, filters: IncidentFilters, 
 
 /** One page at a time; the open page refreshes every 5 s. Remounted (back to page 1) when a filter changes. */
 function IncidentPages({ clusterId, filters }: { clusterId?: string; filters: IncidentFilters }) {
-  // The cursors of the pages before the open one; the first page has none.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
-  const { data, error, loading } = useApi(incidentsPath(clusterId, filters, cursor), IncidentPage, INCIDENT_POLL_MS);
+  const pages = usePagedApi((cursor) => incidentsPath(clusterId, filters, cursor), IncidentPage, INCIDENT_POLL_MS);
+  const { data, error, loading } = pages;
 
   if (data === null) return loading ? <PageLoading what="Loading incidents…" /> : <PageError error={error ?? ''} />;
   const now = Date.now();
@@ -145,32 +139,12 @@ function IncidentPages({ clusterId, filters }: { clusterId?: string; filters: In
           </Table>
         </Table.ScrollContainer>
       )}
-      {(cursors.length > 1 || data.nextCursor !== null) && (
-        <Group gap="xs">
-          <Button
-            variant="default"
-            size="xs"
-            disabled={cursors.length <= 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Newer incidents
-          </Button>
-          <Button
-            variant="default"
-            size="xs"
-            disabled={data.nextCursor === null}
-            onClick={() => {
-              const next = data.nextCursor;
-              if (next !== null) setCursors((c) => [...c, next]);
-            }}
-          >
-            Older incidents
-          </Button>
-          <Text size="xs" c="dimmed">
-            Page {cursors.length}
-          </Text>
-        </Group>
-      )}
+      <PageButtons
+        pages={pages}
+        nextCursor={data.nextCursor}
+        previousLabel="Newer incidents"
+        nextLabel="Older incidents"
+      />
     </Stack>
   );
 }

@@ -14,7 +14,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRouter } from '../../lib/router.js';
+import { useSearchParams } from '../../lib/router.js';
 import { LOG_BUFFER_LINES, LogBuffer, findMatches, splitMatches, type LogSnapshot } from './log-buffer.js';
 import { LogsDisabled } from './logs-disabled.js';
 import { ContainerPicker } from './container-picker.js';
@@ -33,23 +33,8 @@ export function LogViewer({ clusterId, logsEnabled }: { clusterId: string; logsE
 
 /** The pod and container come from the address (`?namespace=&pod=&container=`), so a link opens them. */
 function useLogParams() {
-  const { location, navigate } = useRouter();
-  const namespace = location.search.get('namespace');
-  const pod = location.search.get('pod');
-  const container = location.search.get('container');
-  const setParams = useCallback(
-    (updates: Record<string, string | null>) => {
-      const params = new URLSearchParams(location.search);
-      for (const [k, v] of Object.entries(updates)) {
-        if (v === null || v === '') params.delete(k);
-        else params.set(k, v);
-      }
-      const q = params.toString();
-      navigate(`${location.pathname}${q === '' ? '' : `?${q}`}`, { replace: true });
-    },
-    [location, navigate],
-  );
-  return { namespace, pod, container, setParams };
+  const [params, setParams] = useSearchParams();
+  return { namespace: params.get('namespace'), pod: params.get('pod'), container: params.get('container'), setParams };
 }
 
 function LiveLogs({ clusterId }: { clusterId: string }) {

@@ -1,10 +1,10 @@
-import { useMemo, useState } from 'react';
-import { Badge, Code, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { Badge, Code, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { ClusterPodDetail, PodUsage, type PodRow, type UsageRange } from '@niro/protocol';
-import { formatBytes, formatCpu, formatTime } from '../../lib/format.js';
+import { formatCpu, formatTime } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
 import { useApi } from '../../lib/use-api.js';
-import { UsageChart } from '../cluster/usage-chart.js';
+import { UsageRangeControl, cpuMemoryCharts, useUsageSeries } from '../cluster/usage-chart.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
 import { PodContainers } from './pod-containers.js';
 import { POD_STATUS_COLOR, podLogsHref } from './pod-links.js';
@@ -70,16 +70,7 @@ export function PodDetails({ pod }: { pod: PodRow }) {
         <Title order={3} size="h5">
           Usage
         </Title>
-        <SegmentedControl
-          size="xs"
-          aria-label="Usage range"
-          value={range}
-          onChange={(v) => setRange(v === '24h' ? '24h' : '1h')}
-          data={[
-            { value: '1h', label: 'Last hour' },
-            { value: '24h', label: 'Last 24 hours' },
-          ]}
-        />
+        <UsageRangeControl label="Usage range" value={range} onChange={setRange} />
       </Group>
       <PodUsageCharts pod={pod} range={range} />
     </Stack>
@@ -103,23 +94,12 @@ function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
   const seg = encodeURIComponent;
   const path = `/clusters/${seg(pod.clusterId)}/pods/${seg(pod.namespace)}/${seg(pod.name)}/usage?range=${range}`;
   const { data, error } = useApi(path, PodUsage, USAGE_POLL_MS);
-  // Stable arrays: the chart is rebuilt only when the data changes.
-  const series = useMemo(() => {
-    const points = data?.points ?? [];
-    // The whole range on the time axis, as on the cluster page: one point does not stretch over years.
-    const endMs = Math.max(Date.now(), ...points.map((p) => Date.parse(p.t)));
-    return {
-      windowMs: { startMs: endMs - (range === '24h' ? 24 : 1) * 3_600_000, endMs },
-      timesMs: points.map((p) => Date.parse(p.t)),
-      cpu: points.map((p) => p.cpuMilli),
-      memory: points.map((p) => p.memoryBytes),
-    };
-  }, [data, range]);
+  const series = useUsageSeries(data?.points, range);
   if (error !== null && data === null) return <PageError title="Usage could not be loaded" error={error} />;
   if (data === null) return <PageLoading what="Loading usage…" />;
   const none =
     'No usage recorded for this pod in this range. Usage comes from metrics-server (metrics.k8s.io) through the agent.';
-  if (series.cpu.every((v) => v === null) && series.memory.every((v) => v === null)) {
+  if (series.empty) {
     return (
       <Text size="sm" c="dimmed" data-testid="pod-usage-empty">
         {none}
@@ -128,28 +108,12 @@ function PodUsageCharts({ pod, range }: { pod: PodRow; range: UsageRange }) {
   }
   return (
     <Stack gap="sm">
-      <UsageChart
-        label="CPU"
-        timesMs={series.timesMs}
-        windowMs={series.windowMs}
-        values={series.cpu}
-        format={formatCpu}
-        color="blue"
-        height={160}
-        emptyText={none}
-        data-testid="pod-usage-cpu"
-      />
-      <UsageChart
-        label="Memory"
-        timesMs={series.timesMs}
-        windowMs={series.windowMs}
-        values={series.memory}
-        format={formatBytes}
-        color="grape"
-        height={160}
-        emptyText={none}
-        data-testid="pod-usage-memory"
-      />
+      {cpuMemoryCharts(series, {
+        formatCpu,
+        emptyText: { cpu: none, memory: none },
+        testIdPrefix: 'pod-usage-',
+        height: 160,
+      }).map((c) => c.chart)}
     </Stack>
   );
 }

@@ -1,11 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
   Badge,
-  Button,
   CloseButton,
-  Drawer,
   Group,
-  Loader,
   NativeSelect,
   Select,
   Stack,
@@ -17,15 +14,16 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { ClusterList, type PodRow } from '@niro/protocol';
-import { Link, usePageTitle } from '../../lib/router.js';
+import { ClusterList, PodPage, type PodRow } from '@niro/protocol';
+import { apiGet } from '../../lib/api.js';
+import { LoadMore } from '../../lib/list-table.js';
+import { useCursorList } from '../../lib/use-cursor-list.js';
+import { Link, usePageTitle, useSearchParams } from '../../lib/router.js';
 import { useApi } from '../../lib/use-api.js';
 import { formatAge } from '../fleet/format-age.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
-import { PodDetails } from './pod-details.js';
+import { PodDrawer } from './pod-drawer.js';
 import { POD_STATUSES, POD_STATUS_COLOR, isPodStatus } from './pod-links.js';
-import { usePodPages } from './use-pod-pages.js';
-import { useSearchParams } from './url-params.js';
 
 const PAGE_SIZE = 200;
 const ROW_PX = 44;
@@ -52,8 +50,12 @@ export function PodsPage() {
     s.set('limit', String(PAGE_SIZE));
     return s.toString();
   }, [cluster, namespace, status, q, image]);
-  const pages = usePodPages(apiQuery);
-  const rows = pages.items;
+  const pages = useCursorList(
+    apiQuery,
+    (cursor) => apiGet(`/pods?${apiQuery}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, PodPage),
+    { clearOnError: true },
+  );
+  const rows = pages.items ?? [];
   const { nextCursor, loading, loadMore } = pages;
 
   const clusters = useApi('/clusters', ClusterList);
@@ -131,7 +133,7 @@ export function PodsPage() {
       </Group>
 
       {pages.error !== null && <PageError error={pages.error} title="Pods could not be loaded" />}
-      {pages.loading && pages.items.length === 0 ? (
+      {pages.loading && rows.length === 0 ? (
         <PageLoading what="Loading pods…" />
       ) : (
         <>
@@ -183,26 +185,11 @@ export function PodsPage() {
               </Text>
             )}
           </div>
-          {pages.nextCursor !== null && (
-            <Group>
-              <Button variant="default" onClick={pages.loadMore} loading={pages.loadingMore}>
-                Load more
-              </Button>
-              {pages.loadingMore && <Loader size="xs" />}
-            </Group>
-          )}
+          <LoadMore list={pages} spinner />
         </>
       )}
 
-      <Drawer
-        opened={selected !== null}
-        onClose={() => setSelected(null)}
-        position="right"
-        size="xl"
-        title={selected === null ? '' : `${selected.namespace}/${selected.name}`}
-      >
-        {selected !== null && <PodDetails pod={selected} />}
-      </Drawer>
+      <PodDrawer pod={selected} onClose={() => setSelected(null)} />
     </Stack>
   );
 }

@@ -9,10 +9,18 @@ import {
 import { apiSend, checked } from '../../lib/api.js';
 import { formatTime } from '../../lib/format.js';
 import { useApi } from '../../lib/use-api.js';
-import { PageError, PageLoading } from '../shell/page-states.js';
+import { ListTable } from '../../lib/list-table.js';
 import { ChannelForm } from './channel-form.js';
 import type { SectionProps } from './settings-page.js';
-import { ActionAlert, ConfirmButton, CopyBlock, formatRelative, roleAtLeast, useAction } from './settings-ui.js';
+import {
+  ActionAlert,
+  CreatedAlert,
+  DeleteButton,
+  ListStatus,
+  formatRelative,
+  roleAtLeast,
+  useAction,
+} from './settings-ui.js';
 
 const TYPE_LABEL: Record<NotificationChannel['type'], string> = {
   webhook: 'Webhook',
@@ -74,19 +82,20 @@ export function ChannelsSection({ org }: SectionProps) {
         </Text>
       )}
       {created !== null && (
-        <Alert color="green" title={`Channel "${created.name}" created`} data-testid="channel-created">
-          {created.signingSecret !== undefined ? (
-            <Stack gap="xs">
-              <Text size="sm">
-                The receiver verifies the webhook-signature header with this signing secret. Copy it now: it is not
-                shown again.
-              </Text>
-              <CopyBlock value={created.signingSecret} label="signing secret" testId="signing-secret" />
-            </Stack>
-          ) : (
-            <Text size="sm">Send a test to check that it arrives.</Text>
-          )}
-        </Alert>
+        <CreatedAlert
+          color="green"
+          title={`Channel "${created.name}" created`}
+          testId="channel-created"
+          secret={
+            created.signingSecret === undefined
+              ? undefined
+              : { value: created.signingSecret, label: 'signing secret', testId: 'signing-secret' }
+          }
+        >
+          {created.signingSecret !== undefined
+            ? 'The receiver verifies the webhook-signature header with this signing secret. Copy it now: it is not shown again.'
+            : 'Send a test to check that it arrives.'}
+        </CreatedAlert>
       )}
       {tested !== null && (
         <Alert
@@ -101,82 +110,70 @@ export function ChannelsSection({ org }: SectionProps) {
         </Alert>
       )}
       <ActionAlert error={test.error} />
-      {list.error !== null && <PageError error={list.error} title="The channels could not be loaded" />}
-      {list.data === null && list.error === null && <PageLoading what="Loading channels…" />}
-      {list.data !== null && channels.length === 0 && (
-        <Text c="dimmed">
-          No notification channels — incidents show on the dashboard only{canManage ? '; add a channel above' : ''}.
-        </Text>
-      )}
+      <ListStatus
+        list={list}
+        count={channels.length}
+        errorTitle="The channels could not be loaded"
+        loadingText="Loading channels…"
+        emptyText={`No notification channels — incidents show on the dashboard only${canManage ? '; add a channel above' : ''}.`}
+      />
       {channels.length > 0 && (
-        <Table.ScrollContainer minWidth={820}>
-          <Table striped aria-label="Notification channels" data-testid="channels-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Type</Table.Th>
-                <Table.Th>Sends to</Table.Th>
-                <Table.Th>Severity</Table.Th>
-                <Table.Th>Clusters</Table.Th>
-                <Table.Th>Delivery</Table.Th>
-                {canManage && <Table.Th>Actions</Table.Th>}
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {channels.map((c) => (
-                <Table.Tr key={c.id} data-channel={c.name}>
-                  <Table.Td>{c.name}</Table.Td>
-                  <Table.Td>{TYPE_LABEL[c.type]}</Table.Td>
-                  <Table.Td>{describeConfig(c)}</Table.Td>
-                  <Table.Td>{c.minSeverity} and above</Table.Td>
-                  <Table.Td>{describeFilters(c)}</Table.Td>
-                  <Table.Td>
-                    <DeliveryStatus channel={c} />
-                  </Table.Td>
-                  {canManage && (
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap">
-                        <Button
-                          size="xs"
-                          variant="default"
-                          loading={testing === c.id}
-                          onClick={() => void sendTest(c)}
-                          aria-label={`Send a test to ${c.name}`}
-                        >
-                          Send test
-                        </Button>
-                        <Button
-                          size="xs"
-                          variant="subtle"
-                          onClick={() => {
-                            setCreated(null);
-                            setEditing(c);
-                          }}
-                          aria-label={`Edit ${c.name}`}
-                        >
-                          Edit
-                        </Button>
-                        <ConfirmButton
-                          label="Delete"
-                          ariaLabel={`Delete ${c.name}`}
-                          title={`Delete channel "${c.name}"?`}
-                          confirmLabel="Delete channel"
-                          onConfirm={async () => {
-                            await apiSend('DELETE', `/notification-channels/${encodeURIComponent(c.id)}`).finally(
-                              list.reload,
-                            );
-                          }}
-                        >
-                          Notifications waiting for it are dropped too.
-                        </ConfirmButton>
-                      </Group>
-                    </Table.Td>
-                  )}
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={820}
+          striped
+          aria-label="Notification channels"
+          data-testid="channels-table"
+          columns={['Name', 'Type', 'Sends to', 'Severity', 'Clusters', 'Delivery', canManage && 'Actions']}
+        >
+          {channels.map((c) => (
+            <Table.Tr key={c.id} data-channel={c.name}>
+              <Table.Td>{c.name}</Table.Td>
+              <Table.Td>{TYPE_LABEL[c.type]}</Table.Td>
+              <Table.Td>{describeConfig(c)}</Table.Td>
+              <Table.Td>{c.minSeverity} and above</Table.Td>
+              <Table.Td>{describeFilters(c)}</Table.Td>
+              <Table.Td>
+                <DeliveryStatus channel={c} />
+              </Table.Td>
+              {canManage && (
+                <Table.Td>
+                  <Group gap={4} wrap="nowrap">
+                    <Button
+                      size="xs"
+                      variant="default"
+                      loading={testing === c.id}
+                      onClick={() => void sendTest(c)}
+                      aria-label={`Send a test to ${c.name}`}
+                    >
+                      Send test
+                    </Button>
+                    <Button
+                      size="xs"
+                      variant="subtle"
+                      onClick={() => {
+                        setCreated(null);
+                        setEditing(c);
+                      }}
+                      aria-label={`Edit ${c.name}`}
+                    >
+                      Edit
+                    </Button>
+                    <DeleteButton
+                      label="Delete"
+                      ariaLabel={`Delete ${c.name}`}
+                      title={`Delete channel "${c.name}"?`}
+                      confirmLabel="Delete channel"
+                      path={`/notification-channels/${encodeURIComponent(c.id)}`}
+                      onSettled={list.reload}
+                    >
+                      Notifications waiting for it are dropped too.
+                    </DeleteButton>
+                  </Group>
+                </Table.Td>
+              )}
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
       {editing !== null && (
         <ChannelForm

@@ -1,22 +1,23 @@
-import { useState, type FormEvent } from 'react';
-import { Alert, Badge, Button, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { CreatedInvitation, InvitationList, ROLES, type Role } from '@niro/protocol';
+import { useState } from 'react';
+import { Badge, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { CreatedInvitation, InvitationList, type Role } from '@niro/protocol';
 import { apiSend, checked } from '../../lib/api.js';
 import { formatTime } from '../../lib/format.js';
 import { useApi } from '../../lib/use-api.js';
-import { PageError, PageLoading } from '../shell/page-states.js';
+import { ListTable } from '../../lib/list-table.js';
 import type { SectionProps } from './settings-page.js';
 import {
   ActionAlert,
-  ConfirmButton,
-  CopyBlock,
+  CreatedAlert,
+  DeleteButton,
+  InlineForm,
+  ListStatus,
+  RoleSelect,
   formatRelative,
   formatWhen,
   roleAtLeast,
   useAction,
 } from './settings-ui.js';
-
-const isRole = (v: string): v is Role => ROLES.some((r) => r === v);
 
 const EXPIRY_CHOICES = [
   { value: '24', label: '1 day' },
@@ -49,8 +50,7 @@ export function InvitationsSection({ org }: SectionProps) {
     );
   }
 
-  const submit = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
+  const submit = async (): Promise<void> => {
     setCreated(null);
     await create.run(async () => {
       const reply = await apiSend('POST', path, { email: email.trim(), role, expiresInHours: Number(hours) });
@@ -65,105 +65,90 @@ export function InvitationsSection({ org }: SectionProps) {
       <Title order={3} size="h4">
         Invite to {org.name}
       </Title>
-      <form onSubmit={(e) => void submit(e)} aria-label="Invite someone">
-        <Group align="flex-end" gap="xs" wrap="wrap">
-          <TextInput
-            label="Email"
-            type="email"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.currentTarget.value)}
-            style={{ flex: 1, minWidth: 220 }}
-          />
-          <NativeSelect
-            label="Role"
-            value={role}
-            onChange={(e) => {
-              const v = e.currentTarget.value;
-              if (isRole(v)) setRole(v);
-            }}
-            data={ROLES.filter((r) => r !== 'owner' || org.role === 'owner').map((r) => ({ value: r, label: r }))}
-          />
-          <NativeSelect
-            label="Link valid for"
-            value={hours}
-            onChange={(e) => setHours(e.currentTarget.value)}
-            data={EXPIRY_CHOICES}
-          />
-          <Button type="submit" loading={create.pending}>
-            Create invitation link
-          </Button>
-        </Group>
-      </form>
+      <InlineForm
+        label="Invite someone"
+        submitLabel="Create invitation link"
+        pending={create.pending}
+        onSubmit={submit}
+      >
+        <TextInput
+          label="Email"
+          type="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.currentTarget.value)}
+          style={{ flex: 1, minWidth: 220 }}
+        />
+        <RoleSelect value={role} onChange={setRole} callerRole={org.role} />
+        <NativeSelect
+          label="Link valid for"
+          value={hours}
+          onChange={(e) => setHours(e.currentTarget.value)}
+          data={EXPIRY_CHOICES}
+        />
+      </InlineForm>
       <ActionAlert error={create.error} />
       {created !== null && (
-        <Alert color="green" title="Invitation link created" data-testid="invitation-created">
-          <Stack gap="xs">
-            <Text size="sm">
-              Send this link to <strong>{created.invitation.email}</strong>; it expires{' '}
-              {formatWhen(created.invitation.expiresAt)}. It is shown only now.
-            </Text>
-            <CopyBlock value={created.url} label="invitation link" testId="invitation-url" />
-          </Stack>
-        </Alert>
+        <CreatedAlert
+          color="green"
+          title="Invitation link created"
+          testId="invitation-created"
+          secret={{ value: created.url, label: 'invitation link', testId: 'invitation-url' }}
+        >
+          Send this link to <strong>{created.invitation.email}</strong>; it expires{' '}
+          {formatWhen(created.invitation.expiresAt)}. It is shown only now.
+        </CreatedAlert>
       )}
 
       <Title order={4} size="h5">
         Open invitations
       </Title>
-      {list.error !== null && <PageError error={list.error} title="The invitations could not be loaded" />}
-      {list.data === null && list.error === null && <PageLoading what="Loading invitations…" />}
-      {list.data !== null && list.data.items.length === 0 && (
-        <Text c="dimmed">No open invitations — invite someone above.</Text>
-      )}
+      <ListStatus
+        list={list}
+        count={list.data?.items.length ?? 0}
+        errorTitle="The invitations could not be loaded"
+        loadingText="Loading invitations…"
+        emptyText="No open invitations — invite someone above."
+      />
       {list.data !== null && list.data.items.length > 0 && (
-        <Table.ScrollContainer minWidth={640}>
-          <Table striped aria-label="Invitations">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Email</Table.Th>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>Invited</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>Actions</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.data.items.map((inv) => (
-                <Table.Tr key={inv.id} data-invitation={inv.email}>
-                  <Table.Td>{inv.email}</Table.Td>
-                  <Table.Td>{inv.role}</Table.Td>
-                  <Table.Td>
-                    {formatTime(inv.createdAt)}
-                    {inv.createdBy !== null && ` by ${inv.createdBy}`}
-                  </Table.Td>
-                  <Table.Td>
-                    {inv.expired ? (
-                      <Badge color="gray" variant="light">
-                        expired
-                      </Badge>
-                    ) : (
-                      <span title={formatTime(inv.expiresAt)}>{formatRelative(inv.expiresAt)}</span>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    <ConfirmButton
-                      label="Revoke"
-                      ariaLabel={`Revoke the invitation of ${inv.email}`}
-                      title={`Revoke the invitation of ${inv.email}?`}
-                      confirmLabel="Revoke invitation"
-                      onConfirm={async () => {
-                        await apiSend('DELETE', `${path}/${encodeURIComponent(inv.id)}`).finally(list.reload);
-                      }}
-                    >
-                      The link stops working at once.
-                    </ConfirmButton>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={640}
+          striped
+          aria-label="Invitations"
+          columns={['Email', 'Role', 'Invited', 'Expires', 'Actions']}
+        >
+          {list.data.items.map((inv) => (
+            <Table.Tr key={inv.id} data-invitation={inv.email}>
+              <Table.Td>{inv.email}</Table.Td>
+              <Table.Td>{inv.role}</Table.Td>
+              <Table.Td>
+                {formatTime(inv.createdAt)}
+                {inv.createdBy !== null && ` by ${inv.createdBy}`}
+              </Table.Td>
+              <Table.Td>
+                {inv.expired ? (
+                  <Badge color="gray" variant="light">
+                    expired
+                  </Badge>
+                ) : (
+                  <span title={formatTime(inv.expiresAt)}>{formatRelative(inv.expiresAt)}</span>
+                )}
+              </Table.Td>
+              <Table.Td>
+                <DeleteButton
+                  label="Revoke"
+                  ariaLabel={`Revoke the invitation of ${inv.email}`}
+                  title={`Revoke the invitation of ${inv.email}?`}
+                  confirmLabel="Revoke invitation"
+                  path={`${path}/${encodeURIComponent(inv.id)}`}
+                  onSettled={list.reload}
+                >
+                  The link stops working at once.
+                </DeleteButton>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
     </Stack>
   );

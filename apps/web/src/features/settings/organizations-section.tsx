@@ -4,7 +4,7 @@ import type { Org } from '@niro/protocol';
 import { apiSend } from '../../lib/api.js';
 import type { SectionProps } from './settings-page.js';
 import { orgPath } from './settings-page.js';
-import { ActionAlert, roleAtLeast, useAction } from './settings-ui.js';
+import { ActionAlert, InlineForm, roleAtLeast, useAction } from './settings-ui.js';
 
 /** The organizations the user can see, as a tree: create a child under one, rename one. */
 export function OrganizationsSection({ org, orgs, reloadOrgs }: SectionProps) {
@@ -16,8 +16,7 @@ export function OrganizationsSection({ org, orgs, reloadOrgs }: SectionProps) {
   const visibleIds = new Set(orgs.map((o) => o.id));
   const roots = orgs.filter((o) => o.parentId === null || !visibleIds.has(o.parentId));
 
-  const submit = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
+  const submit = async (): Promise<void> => {
     setDone(null);
     const wanted = name.trim();
     const ok = await create.run(async () => {
@@ -40,27 +39,27 @@ export function OrganizationsSection({ org, orgs, reloadOrgs }: SectionProps) {
         organization.
       </Text>
       {parents.length > 0 ? (
-        <form onSubmit={(e) => void submit(e)} aria-label="Create a child organization">
-          <Group align="flex-end" gap="xs" wrap="wrap">
-            <TextInput
-              label="Name of the new organization"
-              required
-              maxLength={100}
-              value={name}
-              onChange={(e) => setName(e.currentTarget.value)}
-              style={{ flex: 1, minWidth: 200 }}
-            />
-            <NativeSelect
-              label="Below"
-              value={parentId}
-              onChange={(e) => setParentId(e.currentTarget.value)}
-              data={parents.map((p) => ({ value: p.id, label: orgPath(p, orgs) }))}
-            />
-            <Button type="submit" loading={create.pending}>
-              Create organization
-            </Button>
-          </Group>
-        </form>
+        <InlineForm
+          label="Create a child organization"
+          submitLabel="Create organization"
+          pending={create.pending}
+          onSubmit={submit}
+        >
+          <TextInput
+            label="Name of the new organization"
+            required
+            maxLength={100}
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            style={{ flex: 1, minWidth: 200 }}
+          />
+          <NativeSelect
+            label="Below"
+            value={parentId}
+            onChange={(e) => setParentId(e.currentTarget.value)}
+            data={parents.map((p) => ({ value: p.id, label: orgPath(p, orgs) }))}
+          />
+        </InlineForm>
       ) : (
         <Text size="sm">Admins of an organization create organizations below it; you are not an admin anywhere.</Text>
       )}

@@ -1,8 +1,21 @@
-import { useCallback, useRef, useState, type ReactNode } from 'react';
-import { ActionIcon, Alert, Button, Code, CopyButton, Group, Modal, Stack, Text, Tooltip } from '@mantine/core';
-import type { Role } from '@niro/protocol';
-import { ApiError, errorText } from '../../lib/api.js';
+import { useCallback, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import {
+  ActionIcon,
+  Alert,
+  Button,
+  Code,
+  CopyButton,
+  Group,
+  Modal,
+  NativeSelect,
+  Stack,
+  Text,
+  Tooltip,
+} from '@mantine/core';
+import { ROLES, type Role } from '@niro/protocol';
+import { ApiError, apiSend, errorText } from '../../lib/api.js';
 import { formatTime } from '../../lib/format.js';
+import { PageError, PageLoading } from '../shell/page-states.js';
 
 const RANK: Record<Role, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 
@@ -165,6 +178,156 @@ export function ConfirmButton({
         </Stack>
       </Modal>
     </>
+  );
+}
+
+const isRole = (v: string): v is Role => ROLES.some((r) => r === v);
+
+/** The role to give someone: owner only when the caller is an owner (the server's rule too). */
+export function RoleSelect({
+  value,
+  onChange,
+  callerRole,
+}: {
+  value: Role;
+  onChange: (role: Role) => void;
+  callerRole: Role;
+}) {
+  return (
+    <NativeSelect
+      label="Role"
+      value={value}
+      onChange={(e) => {
+        const v = e.currentTarget.value;
+        if (isRole(v)) onChange(v);
+      }}
+      data={ROLES.filter((r) => r !== 'owner' || callerRole === 'owner').map((r) => ({ value: r, label: r }))}
+    />
+  );
+}
+
+/** A one-line form: its fields, then the submit button (the form's default action stays in the page). */
+export function InlineForm({
+  label,
+  submitLabel,
+  pending = false,
+  secondary = false,
+  onSubmit,
+  alert,
+  children,
+}: {
+  /** The form's accessible name. */
+  label: string;
+  submitLabel: string;
+  pending?: boolean;
+  /** A default (grey) button, for a form that only filters. */
+  secondary?: boolean;
+  onSubmit: () => void | Promise<void>;
+  /** Shown below the fields, inside the form (the form's own error). */
+  alert?: ReactNode;
+  children: ReactNode;
+}) {
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    void onSubmit();
+  };
+  const row = (
+    <Group align="flex-end" gap="xs" wrap="wrap">
+      {children}
+      <Button type="submit" loading={pending} variant={secondary ? 'default' : undefined}>
+        {submitLabel}
+      </Button>
+    </Group>
+  );
+  return (
+    <form onSubmit={submit} aria-label={label}>
+      {alert === undefined ? (
+        row
+      ) : (
+        <Stack gap="xs">
+          {row}
+          {alert}
+        </Stack>
+      )}
+    </form>
+  );
+}
+
+/** A list's load error, its first load, or its empty state (whichever holds); nothing once it has rows. */
+export function ListStatus({
+  list,
+  count,
+  errorTitle,
+  loadingText,
+  emptyText,
+}: {
+  list: { data: unknown; error: string | null };
+  /** Rows to show; the empty state only when 0. */
+  count: number;
+  errorTitle: string;
+  loadingText: string;
+  emptyText?: ReactNode;
+}) {
+  return (
+    <>
+      {list.error !== null && <PageError error={list.error} title={errorTitle} />}
+      {list.data === null && list.error === null && <PageLoading what={loadingText} />}
+      {list.data !== null && count === 0 && emptyText !== undefined && <Text c="dimmed">{emptyText}</Text>}
+    </>
+  );
+}
+
+/** What an action just created, with the secret or link that is shown only this once. */
+export function CreatedAlert({
+  color,
+  title,
+  testId,
+  secret,
+  children,
+}: {
+  color: 'green' | 'yellow';
+  title: string;
+  testId: string;
+  secret?: { value: string; label: string; testId: string };
+  children: ReactNode;
+}) {
+  return (
+    <Alert color={color} title={title} data-testid={testId}>
+      <Stack gap="xs">
+        <Text size="sm">{children}</Text>
+        {secret !== undefined && <CopyBlock value={secret.value} label={secret.label} testId={secret.testId} />}
+      </Stack>
+    </Alert>
+  );
+}
+
+/**
+ * A ConfirmButton that DELETEs `path`; the list is reloaded (`onSettled`) whether or not it
+ * worked, `onDeleted` runs only when it did.
+ */
+export function DeleteButton({
+  path,
+  onSettled,
+  onDeleted,
+  ...confirm
+}: {
+  path: string;
+  onSettled: () => void;
+  onDeleted?: () => void;
+  label: string;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  ariaLabel: string;
+}) {
+  return (
+    <ConfirmButton
+      {...confirm}
+      onConfirm={async () => {
+        await apiSend('DELETE', path).finally(onSettled);
+        onDeleted?.();
+      }}
+    />
   );
 }
 

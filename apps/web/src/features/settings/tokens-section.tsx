@@ -1,12 +1,20 @@
-import { useState, type FormEvent } from 'react';
-import { Alert, Button, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useState } from 'react';
+import { NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { ApiTokenList, CreatedApiToken } from '@niro/protocol';
 import { apiSend, checked } from '../../lib/api.js';
 import { formatTime } from '../../lib/format.js';
 import { useApi } from '../../lib/use-api.js';
-import { PageError, PageLoading } from '../shell/page-states.js';
+import { ListTable } from '../../lib/list-table.js';
 import type { SectionProps } from './settings-page.js';
-import { ActionAlert, ConfirmButton, CopyBlock, formatRelative, useAction } from './settings-ui.js';
+import {
+  ActionAlert,
+  CreatedAlert,
+  DeleteButton,
+  InlineForm,
+  ListStatus,
+  formatRelative,
+  useAction,
+} from './settings-ui.js';
 
 const EXPIRY_CHOICES = [
   { value: '30', label: '30 days' },
@@ -23,8 +31,7 @@ export function TokensSection(_props: SectionProps) {
   const [created, setCreated] = useState<CreatedApiToken | null>(null);
   const create = useAction();
 
-  const submit = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
+  const submit = async (): Promise<void> => {
     setCreated(null);
     await create.run(async () => {
       const body = days === '' ? { name: name.trim() } : { name: name.trim(), expiresInDays: Number(days) };
@@ -43,83 +50,74 @@ export function TokensSection(_props: SectionProps) {
         A token acts as you (with your roles) for scripts and the niro command: send it as{' '}
         <code>authorization: Bearer …</code>.
       </Text>
-      <form onSubmit={(e) => void submit(e)} aria-label="Create an API token">
-        <Group align="flex-end" gap="xs" wrap="wrap">
-          <TextInput
-            label="Token name"
-            placeholder="ci-deploy"
-            required
-            maxLength={100}
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            style={{ flex: 1, minWidth: 200 }}
-          />
-          <NativeSelect
-            label="Expires after"
-            value={days}
-            onChange={(e) => setDays(e.currentTarget.value)}
-            data={EXPIRY_CHOICES}
-          />
-          <Button type="submit" loading={create.pending}>
-            Create token
-          </Button>
-        </Group>
-      </form>
+      <InlineForm label="Create an API token" submitLabel="Create token" pending={create.pending} onSubmit={submit}>
+        <TextInput
+          label="Token name"
+          placeholder="ci-deploy"
+          required
+          maxLength={100}
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          style={{ flex: 1, minWidth: 200 }}
+        />
+        <NativeSelect
+          label="Expires after"
+          value={days}
+          onChange={(e) => setDays(e.currentTarget.value)}
+          data={EXPIRY_CHOICES}
+        />
+      </InlineForm>
       <ActionAlert error={create.error} />
       {created !== null && (
-        <Alert color="yellow" title={`Token "${created.apiToken.name}" created`} data-testid="token-created">
-          <Stack gap="xs">
-            <Text size="sm">
-              Copy it now: it is not shown again. Whoever holds it can act as you until it is revoked.
-            </Text>
-            <CopyBlock value={created.token} label="API token" testId="token-secret" />
-          </Stack>
-        </Alert>
+        <CreatedAlert
+          color="yellow"
+          title={`Token "${created.apiToken.name}" created`}
+          testId="token-created"
+          secret={{ value: created.token, label: 'API token', testId: 'token-secret' }}
+        >
+          Copy it now: it is not shown again. Whoever holds it can act as you until it is revoked.
+        </CreatedAlert>
       )}
-      {list.error !== null && <PageError error={list.error} title="The tokens could not be loaded" />}
-      {list.data === null && list.error === null && <PageLoading what="Loading tokens…" />}
-      {list.data !== null && list.data.items.length === 0 && <Text c="dimmed">No API tokens — create one above.</Text>}
+      <ListStatus
+        list={list}
+        count={list.data?.items.length ?? 0}
+        errorTitle="The tokens could not be loaded"
+        loadingText="Loading tokens…"
+        emptyText="No API tokens — create one above."
+      />
       {list.data !== null && list.data.items.length > 0 && (
-        <Table.ScrollContainer minWidth={640}>
-          <Table striped aria-label="API tokens" data-testid="tokens-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Created</Table.Th>
-                <Table.Th>Last used</Table.Th>
-                <Table.Th>Expires</Table.Th>
-                <Table.Th>Actions</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.data.items.map((t) => (
-                <Table.Tr key={t.id} data-token={t.name}>
-                  <Table.Td>{t.name}</Table.Td>
-                  <Table.Td>{formatTime(t.createdAt)}</Table.Td>
-                  <Table.Td title={formatTime(t.lastUsedAt)}>
-                    {t.lastUsedAt === null ? 'never' : formatRelative(t.lastUsedAt)}
-                  </Table.Td>
-                  <Table.Td title={formatTime(t.expiresAt)}>
-                    {t.expiresAt === null ? 'never' : formatRelative(t.expiresAt)}
-                  </Table.Td>
-                  <Table.Td>
-                    <ConfirmButton
-                      label="Revoke"
-                      ariaLabel={`Revoke token ${t.name}`}
-                      title={`Revoke token "${t.name}"?`}
-                      confirmLabel="Revoke token"
-                      onConfirm={async () => {
-                        await apiSend('DELETE', `/tokens/${encodeURIComponent(t.id)}`).finally(list.reload);
-                      }}
-                    >
-                      It stops working at once; scripts using it get 401.
-                    </ConfirmButton>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={640}
+          striped
+          aria-label="API tokens"
+          data-testid="tokens-table"
+          columns={['Name', 'Created', 'Last used', 'Expires', 'Actions']}
+        >
+          {list.data.items.map((t) => (
+            <Table.Tr key={t.id} data-token={t.name}>
+              <Table.Td>{t.name}</Table.Td>
+              <Table.Td>{formatTime(t.createdAt)}</Table.Td>
+              <Table.Td title={formatTime(t.lastUsedAt)}>
+                {t.lastUsedAt === null ? 'never' : formatRelative(t.lastUsedAt)}
+              </Table.Td>
+              <Table.Td title={formatTime(t.expiresAt)}>
+                {t.expiresAt === null ? 'never' : formatRelative(t.expiresAt)}
+              </Table.Td>
+              <Table.Td>
+                <DeleteButton
+                  label="Revoke"
+                  ariaLabel={`Revoke token ${t.name}`}
+                  title={`Revoke token "${t.name}"?`}
+                  confirmLabel="Revoke token"
+                  path={`/tokens/${encodeURIComponent(t.id)}`}
+                  onSettled={list.reload}
+                >
+                  It stops working at once; scripts using it get 401.
+                </DeleteButton>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
     </Stack>
   );
