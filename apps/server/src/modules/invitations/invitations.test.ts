@@ -317,6 +317,10 @@ describeEachDatabase('invitations', (dialect) => {
     await accept(a.token, { password: existing.password });
     await accept(a.token, { password: existing.password });
     await preview(`${b.token}x`);
+    // The page the link opens: served (the test run builds the dashboard), never logged, no Referer.
+    const page = await t.app.inject({ url: `/invite/${b.token}` });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
     const listing = (await api(owner.token, 'GET', `/api/v1/orgs/${owner.orgId}/invitations`)).body;
     const audit = JSON.stringify(await t.services.database.db.selectFrom('audit_log').selectAll().execute());
     const auditApi = (await api(owner.token, 'GET', '/api/v1/audit?limit=200')).body;
