@@ -5,8 +5,9 @@ import {
   SimulatedAgent,
   createAgentDispatcher,
   generateClusterInventory,
+  withCrashLoopingPod,
+  withoutFirstAppPod,
   type AgentCredentials,
-  type ClusterInventory,
 } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
 import {
@@ -33,28 +34,6 @@ const FLEET: { name: string; environment: Environment; labels: Record<string, st
     { name: 'rack-frankfurt', environment: 'production', labels: { region: 'eu', site: 'dc' }, nodes: 8, pods: 96 },
     { name: 'ci-runners', environment: 'staging', labels: { team: 'platform' }, nodes: 4, pods: 30 },
   ];
-
-/** The first application pod of the inventory in CrashLoopBackOff: a high incident, so the cluster turns critical. */
-function crashLooping(inv: ClusterInventory): ClusterInventory {
-  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
-  return {
-    ...inv,
-    pods: inv.pods.map((p, n) =>
-      n !== i
-        ? p
-        : {
-            ...p,
-            containers: p.containers.map((c) => ({
-              ...c,
-              ready: false,
-              state: 'waiting' as const,
-              reason: 'CrashLoopBackOff',
-              restarts: c.restarts + 6,
-            })),
-          },
-    ),
-  };
-}
 
 describeBrowser('dashboard in Chromium (a real server process, simulated agents)', () => {
   let server: ServerProcess;
@@ -122,7 +101,7 @@ describeBrowser('dashboard in Chromium (a real server process, simulated agents)
     const crashing = new SimulatedAgent({
       url: server.url,
       dispatcher,
-      inventory: crashLooping(agent.inventory),
+      inventory: withCrashLoopingPod(agent.inventory),
       seed: 'shop-berlin-crash',
       credentials: creds,
       churn: false,
@@ -138,15 +117,10 @@ describeBrowser('dashboard in Chromium (a real server process, simulated agents)
     // The crash-looping pod is replaced: clean heartbeats resolve the incident and the page's next
     // poll shows the cluster healthy again, without a reload.
     await crashing.stop();
-    const crashed = crashLooping(agent.inventory);
-    const badPod = crashed.pods.find((p) => p.containers.some((c) => c.reason === 'CrashLoopBackOff'));
     const fixed = new SimulatedAgent({
       url: server.url,
       dispatcher,
-      inventory: {
-        ...agent.inventory,
-        pods: agent.inventory.pods.filter((p) => p !== badPod && p.name !== badPod?.name),
-      },
+      inventory: withoutFirstAppPod(agent.inventory),
       seed: 'shop-berlin-fixed',
       credentials: creds,
       churn: false,

@@ -7,6 +7,8 @@ import {
   generateClusterInventory,
   type AgentCredentials,
   type ClusterInventory,
+  withCrashLoopingPod,
+  withoutFirstAppPod,
 } from '@niro/testkit';
 import type { Dispatcher } from 'undici';
 import { describeBrowser, hydrated, launchBrowser, openPage, saveScreenshot, signInAt } from './support/browser.js';
@@ -15,34 +17,6 @@ import { startServerProcess, type ServerProcess } from './support/server-process
 const email = 'oncall@example.test';
 const password = 'incidents e2e passphrase 42';
 const CLUSTER = 'shop-berlin';
-
-/** The first application pod of the inventory in CrashLoopBackOff: a high pod_crash_looping incident. */
-function crashLooping(inv: ClusterInventory): ClusterInventory {
-  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
-  return {
-    ...inv,
-    pods: inv.pods.map((p, n) =>
-      n !== i
-        ? p
-        : {
-            ...p,
-            containers: p.containers.map((c) => ({
-              ...c,
-              ready: false,
-              state: 'waiting' as const,
-              reason: 'CrashLoopBackOff',
-              restarts: c.restarts + 6,
-            })),
-          },
-    ),
-  };
-}
-
-/** The crash-looping pod replaced: gone from the inventory (its restart history would keep it flagged). */
-function recovered(inv: ClusterInventory): ClusterInventory {
-  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
-  return { ...inv, pods: inv.pods.filter((_, n) => n !== i) };
-}
 
 /** Waits (outside a test, where expect.poll cannot) until `check` holds. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
@@ -85,7 +59,7 @@ describeBrowser('incidents and findings pages in Chromium (a real server process
     const crashing = new SimulatedAgent({
       url: server.url,
       dispatcher,
-      inventory: crashLooping(inventory),
+      inventory: withCrashLoopingPod(inventory),
       seed: `${CLUSTER}-crash`,
       credentials,
       churn: false,
@@ -262,7 +236,7 @@ describeBrowser('incidents and findings pages in Chromium (a real server process
     const fixed = new SimulatedAgent({
       url: server.url,
       dispatcher,
-      inventory: recovered(healthyInventory),
+      inventory: withoutFirstAppPod(healthyInventory),
       seed: `${CLUSTER}-recovered`,
       credentials: agentCredentials,
       churn: false,

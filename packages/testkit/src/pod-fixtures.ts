@@ -1,4 +1,5 @@
 import type { Container, Node, Pod } from '@niro/protocol';
+import type { ClusterInventory } from './inventory.js';
 
 /**
  * Hand-made inventory items for tests that set one condition on purpose (a crash loop, an
@@ -49,3 +50,36 @@ export const CRASH_LOOPING: Partial<Container> = {
   restarts: 7,
 };
 export const IMAGE_PULL_FAILING: Partial<Container> = { ready: false, state: 'waiting', reason: 'ImagePullBackOff' };
+
+const isFirstAppPod = (inv: ClusterInventory): ((p: Pod, n: number) => boolean) => {
+  const i = inv.pods.findIndex((p) => p.namespace !== 'kube-system');
+  return (_p, n) => n === i;
+};
+
+/** The inventory with its first application pod in CrashLoopBackOff: a high pod_crash_looping incident. */
+export function withCrashLoopingPod(inv: ClusterInventory): ClusterInventory {
+  const first = isFirstAppPod(inv);
+  return {
+    ...inv,
+    pods: inv.pods.map((p, n) =>
+      !first(p, n)
+        ? p
+        : {
+            ...p,
+            containers: p.containers.map((c) => ({
+              ...c,
+              ready: false,
+              state: 'waiting' as const,
+              reason: 'CrashLoopBackOff',
+              restarts: c.restarts + 6,
+            })),
+          },
+    ),
+  };
+}
+
+/** The inventory without its first application pod: the crash-looping one replaced and gone. */
+export function withoutFirstAppPod(inv: ClusterInventory): ClusterInventory {
+  const first = isFirstAppPod(inv);
+  return { ...inv, pods: inv.pods.filter((p, n) => !first(p, n)) };
+}

@@ -4,7 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import type { FleetItem } from '@niro/protocol';
 import { parseFleet, type FleetSnapshot } from '../../lib/fleet-data.js';
 import { formatBytes, formatCpu } from '../../lib/format.js';
-import { loginHref } from '../../lib/http.js';
+import { apiFetch, errorText } from '../../lib/http.js';
 import { Link } from '../../lib/router.js';
 import { formatAge } from './format-age.js';
 
@@ -60,25 +60,18 @@ export function FleetView({ initial }: { initial: FleetSnapshot }) {
     let stopped = false;
     const poll = async (): Promise<void> => {
       try {
-        const res = await fetch('/api/v1/fleet', {
-          headers: { 'if-none-match': etag.current, accept: 'application/json' },
-          cache: 'no-store',
-        });
-        if (res.status === 401) {
-          window.location.assign(loginHref());
-          return;
-        }
+        // apiFetch: the session cookie, no cache, a 401 to sign-in and back, the server's words on errors.
+        const res = await apiFetch('/fleet', { headers: { 'if-none-match': etag.current } });
         if (res.status === 304) {
           setPollError(null);
           return;
         }
-        if (!res.ok) throw new Error(`the server answered ${res.status}`);
         const fleet = parseFleet(await res.json());
         etag.current = res.headers.get('etag') ?? '';
         if (!stopped) setSnapshot({ fleet, etag: etag.current });
         setPollError(null);
       } catch (err) {
-        setPollError(err instanceof Error ? err.message : String(err));
+        setPollError(errorText(err));
       }
     };
     const timer = setInterval(() => void poll(), POLL_INTERVAL_MS);
