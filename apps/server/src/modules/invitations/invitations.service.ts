@@ -147,6 +147,9 @@ export class InvitationsService {
     if ((await this.users.findByEmail(invitation.email)) === undefined) {
       acceptor = { kind: 'new', user: await this.auth.newUserRow(credentials) };
     } else {
+      // An account created by a concurrent acceptance of this link commits together with the
+      // link's accepted_at: look again, so the loser hears "used", not "wrong password".
+      await this.usable(token, this.clock.now());
       const user = await this.auth.verifyCredentials(credentials, client, {
         action: 'invitation.accept',
         target: { type: 'invitation', id: invitation.id },
