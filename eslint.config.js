@@ -59,8 +59,8 @@ export default tseslint.config(
     },
   },
   {
-    // The policy engine runs in the server, the CLI and the browser: nothing Node-only.
-    files: ['packages/policy/src/**/*.ts'],
+    // The policy engine and the deployment builder run in the server, the CLI and the browser: nothing Node-only.
+    files: ['packages/policy/src/**/*.ts', 'packages/builder/src/**/*.ts'],
     ignores: ['**/*.test.ts', '**/test-support/**'],
     rules: {
       'no-restricted-imports': [
@@ -73,7 +73,7 @@ export default tseslint.config(
             },
             {
               group: ['node:*', ...NODE_BUILTINS, ...NODE_BUILTINS.map((name) => `${name}/*`)],
-              message: '@niro/policy runs in the browser too: no Node modules.',
+              message: 'This package runs in the browser too: no Node modules.',
             },
           ],
         },
@@ -82,7 +82,7 @@ export default tseslint.config(
         'error',
         ...['Buffer', 'process', 'global', 'require', '__dirname', '__filename', 'setImmediate'].map((name) => ({
           name,
-          message: '@niro/policy runs in the browser too: no Node globals.',
+          message: 'This package runs in the browser too: no Node globals.',
         })),
       ],
     },

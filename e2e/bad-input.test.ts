@@ -178,6 +178,51 @@ describeEachDatabase('bad input sweep', (dialect) => {
         },
       ],
       [
+        'POST /api/v1/registries',
+        {
+          url: '/api/v1/registries',
+          headers: userAuth,
+          body: { name: 'sweep', server: '127.0.0.1:1', username: 'u', password: 'p' },
+        },
+      ],
+      [
+        'POST /api/v1/registries/{id}/verify',
+        { url: '/api/v1/registries/sweep-id/verify', headers: userAuth, body: null },
+      ],
+      [
+        'POST /api/v1/deployments',
+        {
+          url: '/api/v1/deployments',
+          headers: userAuth,
+          body: {
+            name: 'sweep',
+            clusterId,
+            namespace: 'default',
+            source: { type: 'yaml', yaml: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: sweep }\n' },
+          },
+        },
+      ],
+      [
+        'PATCH /api/v1/deployments/{id}',
+        { url: '/api/v1/deployments/sweep-id', headers: userAuth, body: { apply: false } },
+      ],
+      [
+        'POST /api/v1/deployments/{id}/apply',
+        { url: '/api/v1/deployments/sweep-id/apply', headers: userAuth, body: {} },
+      ],
+      [
+        'POST /api/v1/deployments/{id}/rollback',
+        { url: '/api/v1/deployments/sweep-id/rollback', headers: userAuth, body: { revision: 1 } },
+      ],
+      [
+        'POST /api/v1/deployments/{id}/unmanage',
+        { url: '/api/v1/deployments/sweep-id/unmanage', headers: userAuth, body: null },
+      ],
+      [
+        'POST /api/v1/deployments/{id}/diff',
+        { url: '/api/v1/deployments/sweep-id/diff', headers: userAuth, body: null },
+      ],
+      [
         'POST /api/agent/v1/logs/{streamId}',
         {
           url: '/api/agent/v1/logs/sweep-stream',
@@ -362,6 +407,9 @@ async function rowCounts(t: TestApp): Promise<Record<string, number | string>> {
     'notification_channels',
     'notification_outbox',
     'invitations',
+    'registries',
+    'deployments',
+    'deployment_revisions',
   ] as const;
   const out: Record<string, number | string> = {};
   for (const table of tables) {

@@ -59,6 +59,9 @@ describe('OpenAPI document', () => {
       'POST /api/v1/commands/{id}/cancel',
       'POST /api/agent/v1/commands/{id}/ack',
       'POST /api/v1/notification-channels/{id}/test',
+      'POST /api/v1/registries/{id}/verify',
+      'POST /api/v1/deployments/{id}/unmanage',
+      'POST /api/v1/deployments/{id}/diff',
     ]);
     const problems: string[] = [];
     for (const o of ops) {

@@ -12,7 +12,7 @@ if [ "${NIRO_KUBE_FROM_WATCHDOG:-0}" = 1 ] && [ -z "${NIRO_KUBE_DIR:-}" ]; then
 fi
 dir=${NIRO_KUBE_DIR:-/tmp/niro-kube}
 grace=${NIRO_KUBE_STOP_TIMEOUT:-15}
-components=(metrics-server kwok kube-scheduler kube-controller-manager kube-apiserver kine) # reverse of kube-up
+components=(image-pull-webhook metrics-server kwok kube-scheduler kube-controller-manager kube-apiserver kine) # reverse of kube-up
 
 case "$(realpath -m "$dir")" in
   / | "$HOME" | /tmp | /root | /home | /work | /work/*/) echo "kube-down: refusing to use $dir as state dir" >&2; exit 1 ;;
@@ -22,8 +22,8 @@ if [ ! -d "$dir" ]; then
   exit 0
 fi
 
-ours() { # pid name -> 0 if pid is alive and runs .../name
-  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "/$2 "
+ours() { # pid name -> 0 if pid is alive and runs .../name (or the Node script .../name.ts)
+  kill -0 "$1" 2>/dev/null && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qE "/$2(\.ts)? "
 }
 
 # The watchdog goes first, unless it is the one running this script.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes for tests (issue 3), loopback only:
 #   kine (SQLite) -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler -> kwok -> fake nodes
-#   -> metrics-server (metrics.k8s.io, from kwok's simulated kubelet resource metrics).
+#   -> metrics-server (metrics.k8s.io, from kwok's simulated kubelet resource metrics)
+#   + image-pull-webhook (Node: checks images on loopback registries at pod creation, like a kubelet's pull).
 # Every component binds 127.0.0.1 on a free port. Binaries come from scripts/kube-build.sh (or NIRO_KUBE_BIN).
 # State (pids/, logs/, pki/, db/, kwok/, pod-logs.log, kubeconfig.yaml, bin/kubectl) lives in ${NIRO_KUBE_DIR:-/tmp/niro-kube}.
 # Progress lines go to stdout; the LAST line is always `KUBECONFIG=<path>` on success.
@@ -31,13 +32,15 @@ die() {
 }
 
 # Start order; kube-down stops all but kine at once, then kine.
-components=(kine kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server)
+components=(kine kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server image-pull-webhook)
+webhook_script="$root/packages/testkit/src/kube/image-pull-webhook.ts"
 
 alive() { # component -> 0 if its pid file names a live process running our binary
   local f="$dir/pids/$1.pid" pid
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "/$1 "
+  # (the webhook is a Node script: its command line names .../image-pull-webhook.ts)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qE "/$1(\.ts)? "
 }
 running() { # component -> 0 unless the process we just launched has exited (a zombie counts as exited);
   # unlike alive, it does not look at the command line, which is still the forked shell's until exec
@@ -71,6 +74,8 @@ for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok metrics
   [ -x "$bin/$b" ] || die "missing $bin/$b (run npm run kube:build)"
 done
 command -v openssl >/dev/null || die "openssl is required"
+command -v node >/dev/null || die "node is required (for the image-pull webhook)"
+[ -f "$webhook_script" ] && [ -d "$root/node_modules/tsx" ] || die "missing $webhook_script or tsx (run npm install)"
 ls "$stages_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Stage configs in $stages_dir"
 ls "$metrics_dir"/*.yaml >/dev/null 2>&1 || die "no kwok Metric/ResourceUsage configs in $metrics_dir"
 ls "$logs_dir"/*.yaml >/dev/null 2>&1 || die "no kwok ClusterLogs configs in $logs_dir"
@@ -132,6 +137,7 @@ kcm_port=$(free_port)
 sched_port=$(free_port)
 kwok_port=$(free_port)
 metrics_port=$(free_port)
+webhook_port=$(free_port)
 for p in $picked; do echo "$dir" >"$reservations/$p"; done
 exec 9>&-
 cat >"$dir/ports.env" <<EOF
@@ -142,6 +148,7 @@ KCM_PORT=$kcm_port
 SCHEDULER_PORT=$sched_port
 KWOK_PORT=$kwok_port
 METRICS_SERVER_PORT=$metrics_port
+IMAGE_PULL_WEBHOOK_PORT=$webhook_port
 EOF
 
 # --- PKI -----------------------------------------------------------------------------------------
@@ -174,6 +181,13 @@ extendedKeyUsage=clientAuth"
   cert front-proxy-client /CN=front-proxy-client front-proxy-ca "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
+  # The image-pull webhook's serving cert (the API server dials https://127.0.0.1:<port>); EC: fast to make.
+  openssl ecparam -name prime256v1 -genkey -noout -out image-pull-webhook.key
+  openssl req -new -key image-pull-webhook.key -subj /CN=image-pull-webhook -out image-pull-webhook.csr
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+    "subjectAltName=IP:127.0.0.1" >image-pull-webhook.ext
+  openssl x509 -req -in image-pull-webhook.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -sha256 \
+    -extfile image-pull-webhook.ext -out image-pull-webhook.crt
   openssl genrsa -out sa.key 2048
   openssl rsa -in sa.key -pubout -out sa.pub
   rm -f ./*.csr ./*.ext ./*.srl
@@ -228,6 +242,21 @@ wait_for() { # component description command...
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 https_ok() { [ "$(curl -sk --max-time 2 "https://127.0.0.1:$1$2")" = ok ]; }
+
+# --- image-pull webhook -------------------------------------------------------------------------
+# A mutating admission webhook for pods with images on loopback registries (kube/README.md, "Image pulls"); it
+# reads pull secrets as admin. Started first, so Node's ~0.5 s start overlaps with kine and the API server;
+# registered (and probed) after metrics-server below. cwd = repo root, so `--import tsx` resolves.
+abs_pki=$(realpath "$pki")
+(
+  cd "$root"
+  exec setsid node --conditions=@niro/source --import tsx "$webhook_script" \
+    --port="$webhook_port" \
+    --tls-cert="$abs_pki/image-pull-webhook.crt" --tls-key="$abs_pki/image-pull-webhook.key" \
+    --api-server="https://127.0.0.1:$api_port" --ca="$abs_pki/ca.crt" \
+    --client-cert="$abs_pki/admin.crt" --client-key="$abs_pki/admin.key"
+) </dev/null >"$dir/logs/image-pull-webhook.log" 2>&1 &
+echo $! >"$dir/pids/image-pull-webhook.pid"
 
 # --- kine ----------------------------------------------------------------------------------------
 launch kine \
@@ -348,7 +377,10 @@ until "${kubectl[@]}" -n default get serviceaccount default >/dev/null 2>&1; do
 done
 say "serviceaccount/default exists"
 
-# --- metrics-server ------------------------------------------------------------------------------
+# --- metrics-server (+ the image-pull webhook's registration) -----------------------------------
+# CEL regex for images on a loopback registry (host 127.x.x.x, localhost or [::1], optional port), as in
+# src/kube/image-pull-check.ts.
+loopback_image_re='^(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\])(:[0-9]+)?/'
 # It scrapes kwok's per-node resource metrics (node address "localhost", the node's kubelet port, the path from
 # the node annotation) and serves metrics.k8s.io. The apiserver reaches it through an APIService whose Service is
 # an ExternalName "localhost": Endpoints cannot hold loopback IPs, an ExternalName needs none.
@@ -359,7 +391,7 @@ launch metrics-server \
   --kubelet-preferred-address-types=Hostname --kubelet-use-node-status-port --kubelet-insecure-tls \
   --kubelet-request-timeout=5s --metric-resolution=10s \
   --profiling=false
-"${kubectl[@]}" apply -f - >"$dir/logs/metrics-apiservice.log" 2>&1 <<EOF || fail_with_log "registering metrics.k8s.io failed" metrics-apiservice
+"${kubectl[@]}" apply -f - >"$dir/logs/metrics-apiservice.log" 2>&1 <<EOF || fail_with_log "registering metrics.k8s.io and the image-pull webhook failed" metrics-apiservice
 apiVersion: v1
 kind: Service
 metadata:
@@ -383,6 +415,30 @@ spec:
   versionPriority: 100
   insecureSkipTLSVerify: true
   service: { name: metrics-server, namespace: kube-system, port: $metrics_port }
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: niro-test-image-pull
+webhooks:
+- name: image-pull.niro.test
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Ignore
+  timeoutSeconds: 15
+  reinvocationPolicy: Never
+  clientConfig:
+    url: https://127.0.0.1:$webhook_port/mutate
+    caBundle: $(b64 "$pki/ca.crt")
+  rules: [{ apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods], scope: Namespaced }]
+  namespaceSelector:
+    matchExpressions: [{ key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system] }]
+  # Only pods with an image on a loopback registry reach the webhook; every other pod is admitted untouched.
+  matchConditions:
+  - name: loopback-registry-image
+    expression: >-
+      object.spec.containers.exists(c, c.image.matches('$loopback_image_re')) ||
+      (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.image.matches('$loopback_image_re')))
 EOF
 wait_for metrics-server "metrics-server /livez on 127.0.0.1:$metrics_port" https_ok "$metrics_port" /livez
 # Until the APIService is Available, API discovery (kubectl, client libraries) reports metrics.k8s.io as failed.
@@ -392,6 +448,18 @@ metrics_api_available() {
     "${kubectl[@]}" get --raw /apis/metrics.k8s.io/v1beta1 >/dev/null 2>&1
 }
 wait_for metrics-server "the metrics.k8s.io APIService to be Available" metrics_api_available
+# The webhook is live once a server-side dry run of a pod with an unreachable loopback image comes back annotated
+# (the API server has loaded the configuration, reached the webhook, and the webhook ran its check).
+webhook_probe() {
+  "${kubectl[@]}" -n default create --dry-run=server -o jsonpath='{.metadata.annotations}' -f - <<EOF | grep -q image-pull-error
+apiVersion: v1
+kind: Pod
+metadata: { name: niro-image-pull-probe }
+spec: { containers: [{ name: probe, image: "127.0.0.1:1/niro-image-pull-probe:1" }] }
+EOF
+}
+wait_for image-pull-webhook "the image-pull webhook to annotate a probe pod" webhook_probe
 say "metrics-server on 127.0.0.1:$metrics_port, metrics.k8s.io available (usage data follows 10-20 s after start)"
+say "image-pull webhook on https://127.0.0.1:$webhook_port (loopback registries are checked at pod creation)"
 say "cluster up (kubectl: $dir/bin/kubectl)"
 echo "KUBECONFIG=$kubeconfig"

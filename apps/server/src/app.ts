@@ -24,7 +24,9 @@ import { registerSuppressionRoutes } from './modules/policy/suppressions.routes.
 import { registerNotificationRoutes } from './modules/notifications/notifications.routes.js';
 import { registerIncidentRoutes } from './modules/incidents/incidents.routes.js';
 import { registerUsageRoutes } from './modules/usage/usage.routes.js';
+import { registerRegistryRoutes } from './modules/registries/registries.routes.js';
 import { registerWebRoutes } from './modules/web/web.routes.js';
+import { registerDeploymentRoutes } from './modules/deployments/deployments.routes.js';
 import type { Services } from './services.js';
 
 export type { App };
@@ -116,6 +118,8 @@ export async function buildApp(services: Services): Promise<App> {
   registerNotificationRoutes(app, services);
   registerIncidentRoutes(app, services);
   registerUsageRoutes(app, services);
+  registerRegistryRoutes(app, services);
+  registerDeploymentRoutes(app, services);
   registerAgentGateway(app, services);
   await registerWebRoutes(app, services);
 

@@ -25,6 +25,8 @@ export type Config = Readonly<{
   agentImage: string;
   /** Outgoing mail for email notification channels; null when NIRO_SMTP_URL is unset. */
   smtp: Readonly<{ url: string; from: string }> | null;
+  /** How often managed deployments are compared with their cluster (NIRO_DRIFT_INTERVAL); null: never. */
+  driftIntervalMs: number | null;
 }>;
 
 export class ConfigError extends Error {
@@ -55,6 +57,7 @@ export const CONFIG_VARIABLES = [
   'NIRO_AGENT_IMAGE',
   'NIRO_SMTP_URL',
   'NIRO_SMTP_FROM',
+  'NIRO_DRIFT_INTERVAL',
 ] as const;
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
 
@@ -171,6 +174,12 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
 
   const smtp = parseSmtp(get('NIRO_SMTP_URL'), get('NIRO_SMTP_FROM'));
 
+  const driftText = get('NIRO_DRIFT_INTERVAL') ?? '5m';
+  const driftIntervalMs = driftText === 'off' ? null : parseDuration('NIRO_DRIFT_INTERVAL', driftText);
+  if (driftIntervalMs !== null && driftIntervalMs < 10_000) {
+    throw new ConfigError('NIRO_DRIFT_INTERVAL', 'must be at least 10s, or "off"');
+  }
+
   return Object.freeze({
     port,
     host,
@@ -188,6 +197,7 @@ export function loadConfig(input: ConfigInput, cwd: string = process.cwd()): Con
     trustProxy: parseBool('NIRO_TRUST_PROXY', get('NIRO_TRUST_PROXY') ?? 'false'),
     agentImage,
     smtp,
+    driftIntervalMs,
   });
 }
 

@@ -20,7 +20,12 @@ export type RunningServer = {
   /** Whether a first administrator still has to be created (dashboard or POST /api/v1/setup). */
   needsSetup: boolean;
   /** The periodic jobs; with PostgreSQL each runs on one replica at a time. */
-  jobs: { clusterStatus: SingletonJob; commandExpiry: SingletonJob; usageRollup: SingletonJob };
+  jobs: {
+    clusterStatus: SingletonJob;
+    commandExpiry: SingletonJob;
+    usageRollup: SingletonJob;
+    driftCheck: SingletonJob | null;
+  };
   close(): Promise<void>;
 };
 
@@ -97,8 +102,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       lock: jobLockFor(config.database, JOB_LOCK_KEYS.usageRollup, logger),
       logger,
     }),
+    driftCheck:
+      config.driftIntervalMs === null
+        ? null
+        : new SingletonJob({
+            name: 'drift-check',
+            intervalMs: config.driftIntervalMs,
+            tick: () => services.driftJob.tick(),
+            lock: jobLockFor(config.database, JOB_LOCK_KEYS.driftCheck, logger),
+            logger,
+          }),
   };
   jobs.clusterStatus.start();
+  jobs.driftCheck?.start();
   jobs.commandExpiry.start();
   jobs.usageRollup.start();
   services.notificationDispatcher.start();
@@ -117,6 +133,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         await jobs.clusterStatus.stop();
         await jobs.commandExpiry.stop();
         await jobs.usageRollup.stop();
+        await jobs.driftCheck?.stop();
+        await services.driftJob.stop();
         await services.statusJob.stop();
         await services.commandExpiryJob.stop();
         await services.usageRollupJob.stop();

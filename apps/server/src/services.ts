@@ -46,6 +46,13 @@ import { fetchEvidenceLogs } from './modules/incidents/evidence-logs.js';
 import { UsageRepository } from './modules/usage/usage.repository.js';
 import { UsageService } from './modules/usage/usage.service.js';
 import { UsageRollupJob } from './modules/usage/usage-rollup.job.js';
+import { DeploymentsRepository } from './modules/deployments/deployments.repository.js';
+import { DeploymentsService, type DeploymentsDeps } from './modules/deployments/deployments.service.js';
+import { DriftJob } from './modules/deployments/drift.job.js';
+import { InventoryReader } from './modules/deployments/inventory-reader.js';
+import { RolloutWatch } from './modules/deployments/rollout-watch.js';
+import { RegistriesRepository } from './modules/registries/registries.repository.js';
+import { RegistriesService } from './modules/registries/registries.service.js';
 
 export type ServiceOptions = {
   /** Cheaper password hashing for tests; production always uses OWASP parameters. */
@@ -58,6 +65,8 @@ export type ServiceOptions = {
   messageBus?: MessageBus;
   /** Notifications: tests point PagerDuty at a local receiver and tune retries; API users cannot. */
   notifications?: { pagerDutyEventsUrl?: string; dispatcher?: Partial<DispatcherOptions>; secretBox?: SecretBox };
+  /** Deployments: tests give Git fetching a test CA, for instance. */
+  deployments?: Pick<DeploymentsDeps, 'git'>;
 };
 
 /** Everything the app needs, built once in one place (main.ts, or a test). */
@@ -98,6 +107,12 @@ export type Services = {
   usage: UsageService;
   /** Folds usage samples into 5-minute buckets and prunes; main.ts runs it on one replica. */
   usageRollupJob: UsageRollupJob;
+  /** Managed deployments: revisions, apply, rollout, rollback, drift, delete. */
+  deployments: DeploymentsService;
+  /** Queues the periodic drift checks; main.ts runs it on one replica. */
+  driftJob: DriftJob;
+  /** Registry pull credentials: verified before saving, sealed at rest, pull Secrets for deployments. */
+  registries: RegistriesService;
 };
 
 export function createServices(deps: {
@@ -137,8 +152,9 @@ export function createServices(deps: {
   const notifier = deps.options?.commandNotifier ?? new InProcessCommandNotifier();
   const keyRevocations = new KeyRevocations(notifier);
   const findings = new FindingsService(new FindingsRepository(db), clock, logger, metrics);
+  const clustersRepo = new ClustersRepository(db);
   const clusters = new ClustersService(
-    new ClustersRepository(db),
+    clustersRepo,
     clock,
     config,
     audit,
@@ -153,6 +169,8 @@ export function createServices(deps: {
   });
   const fleet = new FleetService(new FleetRepository(db), clock);
   const statusJob = new ClusterStatusJob(db, clock, config, logger, metrics);
+  // One key ring for every sealed value (ADR 0008); the key file is only created on first use.
+  const secretBox = deps.options?.notifications?.secretBox ?? SecretBox.fromConfig(config);
   const commands = new CommandsService({
     repo: new CommandsRepository(db, clock),
     clock,
@@ -161,6 +179,7 @@ export function createServices(deps: {
     agents: heartbeat,
     notifier,
     metrics,
+    box: secretBox,
   });
   const commandExpiryJob = new CommandExpiryJob(commands, logger);
   const logs = new LogsService({ commands, bus: deps.options?.messageBus ?? new InProcessMessageBus(), logger });
@@ -168,7 +187,7 @@ export function createServices(deps: {
   const notificationsRepo = new NotificationsRepository(db, clock);
   const notifications = new NotificationsService({
     repo: notificationsRepo,
-    box: notificationOptions?.secretBox ?? SecretBox.fromConfig(config),
+    box: secretBox,
     senders: new Senders({
       publicUrl: config.publicUrl,
       smtp: config.smtp,
@@ -188,13 +207,46 @@ export function createServices(deps: {
   heartbeat.listenForHeartbeats(usage);
   incidents.fetchLogsWith((request) => fetchEvidenceLogs(logs, request));
   statusJob.afterPass(() => incidents.notifyMissed());
-  commands.onResult((clusterId, command) => {
-    if (command.kind === 'diff')
-      return incidents.diffResult(clusterId, command.payload, command.status, command.result);
-    if (command.kind === 'apply') {
-      return incidents.applyResult(clusterId, command.payload, command.status, command.result);
+  const policy = new PolicyService(logger, new PolicyEvaluator(logger));
+  const registries = new RegistriesService({
+    repo: new RegistriesRepository(db, clock),
+    box: secretBox,
+    clock,
+    logger,
+  });
+  const inventoryReader = new InventoryReader(heartbeat, clustersRepo);
+  const deploymentsRepo = new DeploymentsRepository(db);
+  const deployments = new DeploymentsService({
+    repo: deploymentsRepo,
+    clusters,
+    commands,
+    policy,
+    incidents,
+    audit,
+    inventory: inventoryReader,
+    box: secretBox,
+    clock,
+    logger,
+    registries,
+    ...deps.options?.deployments,
+  });
+  const rolloutWatch = new RolloutWatch({
+    repo: deploymentsRepo,
+    inventory: inventoryReader,
+    incidents,
+    clock,
+    logger,
+  });
+  deployments.watchRolloutsWith(rolloutWatch);
+  heartbeat.listenForHeartbeats(rolloutWatch);
+  commands.onResult(async (clusterId, command) => {
+    // Results of commands a deployment queued update it (and its incidents); others go to incidents.
+    if (await deployments.handleCommandResult(clusterId, command)) return;
+    if (command.kind === 'diff') {
+      await incidents.diffResult(clusterId, command.payload, command.status, command.result);
+    } else if (command.kind === 'apply') {
+      await incidents.applyResult(clusterId, command.payload, command.status, command.result);
     }
-    return Promise.resolve();
   });
   return {
     config,
@@ -214,7 +266,7 @@ export function createServices(deps: {
     commandExpiryJob,
     keyRevocations,
     logs,
-    policy: new PolicyService(logger, new PolicyEvaluator(logger)),
+    policy,
     findings,
     suppressions: new SuppressionsService(new SuppressionsRepository(db, clock), clusters, clock, logger),
     notifications,
@@ -222,5 +274,8 @@ export function createServices(deps: {
     incidents,
     usage,
     usageRollupJob: new UsageRollupJob(usage),
+    deployments,
+    driftJob: new DriftJob(deployments, logger),
+    registries,
   };
 }

@@ -335,6 +335,8 @@ export const ObjectResult = Type.Object({
   message: Type.Optional(Str(4096)),
   /** `diff`: the changed field paths, e.g. "spec.replicas". */
   fields: Type.Optional(Type.Array(Str(1024), { maxItems: 256 })),
+  /** `apply`: metadata.generation of the object after the apply, so rollout progress can wait for it. */
+  generation: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type ObjectResult = Static<typeof ObjectResult>;
 export const ObjectsResult = Type.Object({ objects: Type.Array(ObjectResult) });

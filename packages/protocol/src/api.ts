@@ -1163,3 +1163,52 @@ export const ClusterPodDetail = Type.Object({
   }),
 });
 export type ClusterPodDetail = Static<typeof ClusterPodDetail>;
+
+// ---------------------------------------------------------------------------------------------
+// Registries (DESIGN 4.5): pull credentials, verified against the registry before saving; the
+// password or token is never part of a reply.
+
+export const RegistryName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+
+export const Registry = Type.Object({
+  id: Type.String(),
+  orgId: Type.String(),
+  name: Type.String(),
+  server: Type.String({ description: 'host[:port], e.g. ghcr.io, docker.io, 127.0.0.1:5000' }),
+  username: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastVerifiedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the registry last accepted the credential',
+  }),
+});
+export type Registry = Static<typeof Registry>;
+
+export const RegistryList = Type.Object({ items: Type.Array(Registry) });
+export type RegistryList = Static<typeof RegistryList>;
+
+export const CreateRegistryRequest = Type.Object(
+  {
+    name: RegistryName,
+    server: Type.String({
+      minLength: 1,
+      maxLength: 300,
+      description:
+        'The registry host, optionally with port and https:// (http:// only for loopback registries): ' +
+        'ghcr.io, docker.io, registry.example.com:5000',
+    }),
+    username: Type.String({ minLength: 1, maxLength: 256, pattern: '^[^:\\s]+$' }),
+    password: Type.String({ minLength: 1, maxLength: 8192, description: 'Password or access token; never returned' }),
+    orgId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The organization; needed only when you are a member of several',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateRegistryRequest = Static<typeof CreateRegistryRequest>;
+
+export const RegistryIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type RegistryIdParams = Static<typeof RegistryIdParams>;

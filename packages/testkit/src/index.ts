@@ -6,3 +6,4 @@ export * from './simulated-agent.js';
 export * from './simulator.js';
 export * from './command-agent.js';
 export * from './pod-fixtures.js';
+export * from './registry.js';

@@ -1,6 +1,6 @@
 import type { ApplyPayload, ObjectResult } from '@niro/protocol';
 import { KubeApiError } from '../kube/kube-errors.js';
-import { resourceVersionOf } from '../kube/kube-object.js';
+import { generationOf, resourceVersionOf } from '../kube/kube-object.js';
 import type { KubeApi } from '../kube/types.js';
 import { crdKind, definedInSet, resolveDefinedKind, waitForEstablished } from './crd.js';
 import type { CommandDeps } from './deps.js';
@@ -81,12 +81,15 @@ async function applyTarget(api: KubeApi, target: Target): Promise<ObjectResult> 
       body: target.body,
       contentType: APPLY_PATCH,
     });
-    if (before === undefined) return objectResult(refOf(target), 'created');
+    const generation = generationOf(after);
+    const withGeneration = (result: ObjectResult): ObjectResult =>
+      generation === undefined ? result : { ...result, generation };
+    if (before === undefined) return withGeneration(objectResult(refOf(target), 'created'));
     // The API server does not write an apply that changes nothing, so the version stays; when it
     // moved, a controller may have written the status in between, which is no change of ours.
     const unchanged =
       resourceVersionOf(before) === resourceVersionOf(after) || changedFields(before, after, 1).length === 0;
-    return objectResult(refOf(target), unchanged ? 'unchanged' : 'configured');
+    return withGeneration(objectResult(refOf(target), unchanged ? 'unchanged' : 'configured'));
   } catch (err) {
     return objectResult(refOf(target), 'failed', errorText(err));
   }

@@ -14,6 +14,13 @@ export function resourceVersionOf(object: unknown): string | undefined {
   return isRecord(object) ? stringField(object.metadata, 'resourceVersion') : undefined;
 }
 
+/** metadata.generation, when the object has one (workloads and most spec-bearing kinds do). */
+export function generationOf(object: unknown): number | undefined {
+  const metadata = isRecord(object) ? object.metadata : undefined;
+  const generation = isRecord(metadata) ? metadata.generation : undefined;
+  return typeof generation === 'number' && Number.isInteger(generation) && generation >= 0 ? generation : undefined;
+}
+
 /** The usual store key: "namespace/name" for namespaced objects, "name" for cluster-scoped ones. */
 export function objectKey(object: unknown): string | null {
   const metadata = isRecord(object) ? object.metadata : undefined;

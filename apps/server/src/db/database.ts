@@ -14,6 +14,8 @@ import * as m0005 from './migrations/0005-notifications.js';
 import * as m0006 from './migrations/0006-incidents.js';
 import * as m0007 from './migrations/0007-usage.js';
 import * as m0008 from './migrations/0008-invitations.js';
+import * as m0009 from './migrations/0009-deployments.js';
+import * as m0010 from './migrations/0010-registries.js';
 
 export type DatabaseHandle = {
   db: Kysely<Database>;
@@ -44,6 +46,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-incidents': m0006,
   '0007-usage': m0007,
   '0008-invitations': m0008,
+  '0009-deployments': m0009,
+  '0010-registries': m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

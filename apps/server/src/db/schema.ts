@@ -33,6 +33,9 @@ export type Database = {
   usage_pod_samples: UsagePodSamplesTable;
   usage_pod_hours: UsagePodHoursTable;
   invitations: InvitationsTable;
+  deployments: DeploymentsTable;
+  deployment_revisions: DeploymentRevisionsTable;
+  registries: RegistriesTable;
 };
 
 export type OrgsTable = {
@@ -254,6 +257,8 @@ export type CommandsTable = {
   result: string | null;
   /** JSON `{ code, message }`. */
   error: string | null;
+  /** Extra manifests (pull Secrets) sealed with the secret box, added to `apply` payloads at delivery. */
+  sealed_manifests: string | null;
 };
 
 /** Runtime policy findings of a cluster's workloads (DESIGN 6). */
@@ -359,6 +364,20 @@ export type InvitationsTable = {
   revoked_at: number | null;
 };
 
+/** A container registry pull credential (migration 0010); `secret` is sealed by the secret box (AAD: the id). */
+export type RegistriesTable = {
+  id: string;
+  org_id: string;
+  name: string;
+  /** Normalised host[:port]: "ghcr.io", "docker.io", "127.0.0.1:5000". */
+  server: string;
+  username: string;
+  secret: string;
+  created_at: number;
+  created_by: string | null;
+  last_verified_at: number | null;
+};
+
 /** Usage history (migration 0007, ADR 0010). Times here are epoch seconds. One row per heartbeat, kept an hour. */
 export type UsageClusterSamplesTable = {
   cluster_id: string;
@@ -401,4 +420,65 @@ export type UsagePodHoursTable = {
   series_id: number;
   hour_s: number;
   data: Uint8Array;
+};
+
+/** A managed deployment (DESIGN 4.5). JSON columns are text. */
+export type DeploymentsTable = {
+  id: string;
+  org_id: string;
+  cluster_id: string;
+  namespace: string;
+  name: string;
+  source_type: 'builder' | 'yaml' | 'git';
+  /** JSON: {form} | {yaml} | {url, ref, path}. */
+  source: string;
+  /** A Git credential, sealed with the secret box (AAD: the deployment id). */
+  git_credential: string | null;
+  status: 'new' | 'pending' | 'succeeded' | 'partial' | 'failed';
+  lifecycle: 'active' | 'deleting' | 'deleted' | 'unmanaged';
+  revision: number;
+  applied_revision: number | null;
+  rollout_state: 'none' | 'progressing' | 'ready' | 'stalled';
+  rollout_revision: number | null;
+  rollout_started_at: number | null;
+  rollout_deadline_at: number | null;
+  rollout_ready_at: number | null;
+  /** JSON: {"Kind/name": generation written by the apply}. */
+  rollout_generations: string | null;
+  drift_state: 'unknown' | 'checking' | 'clean' | 'drifted';
+  drift_checked_at: number | null;
+  /** JSON array of the drifted or missing objects of the last diff. */
+  drift_objects: string | null;
+  drift_command_id: string | null;
+  delete_command_id: string | null;
+  last_error: string | null;
+  created_at: number;
+  created_by: string | null;
+  updated_at: number;
+  archived_at: number | null;
+};
+
+export type DeploymentRevisionsTable = {
+  deployment_id: string;
+  revision: number;
+  created_at: number;
+  created_by: string | null;
+  created_by_label: string | null;
+  /** JSON RevisionSource. */
+  source: string;
+  manifests: string;
+  /** JSON arrays: policy findings and unreadable documents at the time of the apply. */
+  findings: string;
+  manifest_errors: string;
+  command_id: string | null;
+  status: 'pending' | 'succeeded' | 'partial' | 'failed' | 'expired' | 'cancelled';
+  /** JSON array of the agent's per-object results. */
+  objects: string | null;
+  /** JSON {code, message}. */
+  error: string | null;
+  completed_at: number | null;
+  rollback_of: number | null;
+  /** 1 when objects of earlier revisions missing from this one were deleted. */
+  prune: number;
+  message: string | null;
 };

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 export const ADVISORY_LOCK_NAMESPACE = 0x6e69726f;
 
 /** One advisory lock key per singleton job; a key never changes meaning between releases. */
-export const JOB_LOCK_KEYS = { clusterStatus: 1, commandExpiry: 2, usageRollup: 3 } as const;
+export const JOB_LOCK_KEYS = { clusterStatus: 1, commandExpiry: 2, usageRollup: 3, driftCheck: 4 } as const;
 
 /** Names the lock sessions in pg_stat_activity, so operators (and tests) can find them. */
 export const JOB_LOCK_APPLICATION_NAME = 'niro-job-lock';

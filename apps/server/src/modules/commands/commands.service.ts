@@ -31,6 +31,7 @@ import { iso, isoOrNull, type Clock } from '../../clock.js';
 import { BadRequestError, ConflictError, NiroError, NotFoundError, UnauthorizedError } from '../../errors.js';
 import { newId, sha256Hex } from '../../lib/ids.js';
 import type { Metrics } from '../../lib/metrics.js';
+import type { SecretBox } from '../../lib/secret-box.js';
 import { isRecord, type FieldError } from '../../lib/validation.js';
 import type { Logger } from '../../logger.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
@@ -72,6 +73,19 @@ export type CommandsDeps = {
   notifier: CommandNotifier;
   /** Counts recorded and repeated results (a repeat follows a dropped connection between result and result-ack). */
   metrics?: Pick<Metrics, 'commandResults'>;
+  /** Seals manifests that must not rest in the clear (CreateOptions.sealedManifests). */
+  box?: SecretBox;
+};
+
+/** For other modules creating commands. */
+export type CreateOptions = {
+  /**
+   * `apply` only: manifests (pull Secrets) put in front of the payload's when the command is
+   * delivered. They are stored sealed, and never shown by the API or in the command's payload.
+   */
+  sealedManifests?: string;
+  /** Created by Niro itself (a drift check): no user is recorded as its creator. */
+  system?: boolean;
 };
 
 /** A payload or result larger than the protocol allows. */
@@ -103,7 +117,14 @@ const PAYLOAD_VALIDATORS = new Map<CommandKind, Validator>(
 /** Told about each recorded result, after it is stored; errors are logged, never the agent's problem. */
 export type CommandResultListener = (
   clusterId: string,
-  command: { id: string; kind: CommandKind; payload: unknown; status: CommandResultBody['status']; result: unknown },
+  command: {
+    id: string;
+    kind: CommandKind;
+    payload: unknown;
+    status: CommandResultBody['status'];
+    result: unknown;
+    error: CommandError | null;
+  },
 ) => Promise<void>;
 
 /**
@@ -124,6 +145,7 @@ export class CommandsService {
   private readonly agents: AgentAuthenticator;
   private readonly options: CommandsServiceOptions;
   private readonly metrics: Pick<Metrics, 'commandResults'> | undefined;
+  private readonly box: SecretBox | undefined;
   private resultListener: CommandResultListener | null = null;
   /** Aborted on shutdown: every waiting long-poll answers at once. */
   private readonly closing = new AbortController();
@@ -137,6 +159,7 @@ export class CommandsService {
     this.agents = deps.agents;
     this.notifier = deps.notifier;
     this.metrics = deps.metrics;
+    this.box = deps.box;
     this.options = { ...DEFAULT_COMMANDS_OPTIONS, ...options };
   }
 
@@ -152,6 +175,7 @@ export class CommandsService {
     clusterId: string,
     input: CreateCommandRequest,
     ctx: RequestContext,
+    options: CreateOptions = {},
   ): Promise<{ command: Command; created: boolean }> {
     const cluster = await this.clusters.find(scope, clusterId);
     scope.require(cluster.org_id, 'member', 'Cluster');
@@ -173,8 +197,9 @@ export class CommandsService {
     checkCapability(input.kind, cluster.name, cluster.capabilities);
 
     const now = this.clock.now();
+    const id = newId(now);
     const row: NewCommandRow = {
-      id: newId(now),
+      id,
       cluster_id: cluster.id,
       kind: input.kind,
       payload: payloadText,
@@ -182,7 +207,7 @@ export class CommandsService {
       idempotency_key: key ?? null,
       request_hash: requestHash,
       created_at: now,
-      created_by: scope.userId,
+      created_by: options.system === true ? null : scope.userId,
       expires_at: now + (input.expiresInSeconds ?? COMMAND_LIMITS.defaultExpirySeconds) * 1000,
       delivered_at: null,
       deliveries: 0,
@@ -191,6 +216,7 @@ export class CommandsService {
       completed_at: null,
       result: null,
       error: null,
+      sealed_manifests: this.seal(input.kind, id, options.sealedManifests),
     };
     let inserted: CommandRow;
     try {
@@ -305,7 +331,49 @@ export class CommandsService {
     if (rows.length > 0) {
       this.logger.debug({ clusterId, commandIds: rows.map((r) => r.id) }, 'commands delivered');
     }
-    return rows.map(toMessage);
+    const messages: CommandMessage[] = [];
+    for (const row of rows) {
+      const message = await this.openSealed(row);
+      if (message !== null) messages.push(message);
+    }
+    return messages;
+  }
+
+  private seal(kind: CommandKind, id: string, manifests: string | undefined): string | null {
+    if (manifests === undefined || manifests === '') return null;
+    if (kind !== 'apply') throw new Error('sealed manifests are only for apply commands');
+    if (this.box === undefined) throw new Error('sealed manifests need the secret box');
+    return this.box.encrypt(manifests, id);
+  }
+
+  /**
+   * The wire message of a claimed command, with its sealed manifests opened. One that cannot be
+   * opened (its key left NIRO_SECRET_KEY meanwhile) fails rather than reach the agent without them.
+   */
+  private async openSealed(row: CommandRow): Promise<CommandMessage | null> {
+    const message = toMessage(row);
+    if (row.sealed_manifests === null) return message;
+    try {
+      if (this.box === undefined) throw new Error('no secret box');
+      const sealed = this.box.decrypt(row.sealed_manifests, row.id);
+      const manifests = typeof message.payload.manifests === 'string' ? message.payload.manifests : '';
+      return { ...message, payload: { ...message.payload, manifests: `${sealed}\n---\n${manifests}` } };
+    } catch (err) {
+      this.logger.error(
+        { commandId: row.id, clusterId: row.cluster_id, err: err instanceof Error ? err.message : String(err) },
+        'sealed manifests of a command cannot be opened; the command fails',
+      );
+      const error = {
+        code: 'sealed_manifests_unreadable',
+        message:
+          'The registry credentials of this command cannot be decrypted (was its key removed from NIRO_SECRET_KEY?); apply again',
+      };
+      await this.recordResult({ clusterId: row.cluster_id, orgId: '', keyHash: '' }, row.id, {
+        status: 'failed',
+        error,
+      }).catch((e: unknown) => this.logger.warn({ err: e, commandId: row.id }, 'could not fail a command'));
+      return null;
+    }
   }
 
   /**
@@ -419,6 +487,7 @@ export class CommandsService {
           payload,
           status: body.status,
           result: body.result ?? null,
+          error: body.error ?? null,
         }).catch((err: unknown) => this.logger.warn({ err, commandId: id }, 'a command result listener failed'));
       }
       return { id, state: body.status, recorded: true };
@@ -494,7 +563,8 @@ function checkPayload(kind: CommandKind, payload: Record<string, unknown>): void
   );
 }
 
-function checkCapability(kind: CommandKind, clusterName: string, capabilitiesText: string | null): void {
+/** 409 capability_disabled, saying how to enable it, unless the cluster reported what `kind` needs. */
+export function checkCapability(kind: CommandKind, clusterName: string, capabilitiesText: string | null): void {
   const capability = COMMAND_CAPABILITY[kind];
   if (capability === null) return;
   const envVar = CAPABILITY_GRANTS[capability].envVar;
