@@ -105,6 +105,7 @@ function deployment(form: DeploymentForm, options: BuildOptions): ManifestObject
       // An HPA owns the replica count; a value here would reset it on every apply.
       replicas: form.hpa === undefined ? form.replicas : undefined,
       revisionHistoryLimit: 10,
+      progressDeadlineSeconds: form.progressDeadlineSeconds,
       selector: { matchLabels: { [NAME_LABEL]: form.name } },
       template: {
         metadata: compact({ labels: objectLabels(form), annotations: sortedMap(form.annotations) }),

@@ -234,6 +234,14 @@ export const DeploymentForm = Type.Object(
       maximum: FORM_LIMITS.replicas,
       description: 'Not written when an HPA is set',
     }),
+    progressDeadlineSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 10,
+        maximum: 86_400,
+        description:
+          'How long a rollout may take before it counts as stalled and opens deployment_failed (Kubernetes default: 600)',
+      }),
+    ),
     ports: Type.Optional(Type.Array(FormContainerPort, { maxItems: FORM_LIMITS.ports })),
     service: Type.Optional(FormService),
     ingress: Type.Optional(FormIngress),
