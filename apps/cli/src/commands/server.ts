@@ -41,6 +41,12 @@ const FLAGS = [
     'interval asked of agents (default 15s)',
   ],
   [
+    '--drift-interval <duration>',
+    'NIRO_DRIFT_INTERVAL',
+    'driftInterval',
+    'how often deployments are compared with their cluster (default 5m; off to stop)',
+  ],
+  [
     '--agent-image <image>',
     'NIRO_AGENT_IMAGE',
     'agentImage',
