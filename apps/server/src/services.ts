@@ -51,6 +51,7 @@ import { DeploymentsService, type DeploymentsDeps } from './modules/deployments/
 import { DriftJob } from './modules/deployments/drift.job.js';
 import { InventoryReader } from './modules/deployments/inventory-reader.js';
 import { RolloutWatch } from './modules/deployments/rollout-watch.js';
+import { fetchGitSource } from './modules/git-source/git-source.js';
 import { RegistriesRepository } from './modules/registries/registries.repository.js';
 import { RegistriesService } from './modules/registries/registries.service.js';
 
@@ -228,6 +229,7 @@ export function createServices(deps: {
     clock,
     logger,
     registries,
+    git: (source) => fetchGitSource(source),
     ...deps.options?.deployments,
   });
   const rolloutWatch = new RolloutWatch({

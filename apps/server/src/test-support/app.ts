@@ -3,7 +3,7 @@ import { buildApp, type App } from '../app.js';
 import { ManualClock } from '../clock.js';
 import { loadConfig, type ConfigInput } from '../config.js';
 import { createLogger } from '../logger.js';
-import { createServices, type Services } from '../services.js';
+import { createServices, type ServiceOptions, type Services } from '../services.js';
 import { createTestDatabase, type Dialect } from './databases.js';
 
 /** Cheap scrypt for tests: the production parameters are covered by password.test.ts. */
@@ -18,7 +18,11 @@ export type TestApp = {
   dispose(): Promise<void>;
 };
 
-export async function createTestApp(dialect: Dialect, env: ConfigInput = {}): Promise<TestApp> {
+export async function createTestApp(
+  dialect: Dialect,
+  env: ConfigInput = {},
+  options: Pick<ServiceOptions, 'deployments'> = {},
+): Promise<TestApp> {
   const { handle, dispose } = await createTestDatabase(dialect);
   const clock = new ManualClock(Date.parse('2026-03-01T12:00:00Z'));
   const logs: string[] = [];
@@ -35,7 +39,7 @@ export async function createTestApp(dialect: Dialect, env: ConfigInput = {}): Pr
     clock,
     logger,
     database: handle,
-    options: { scrypt: TEST_SCRYPT, processMetrics: false },
+    options: { scrypt: TEST_SCRYPT, processMetrics: false, ...options },
   });
   const app = await buildApp(services);
   return {

@@ -1,5 +1,5 @@
 import { buildManifests } from '@niro/builder';
-import { MANIFEST_LIMITS, manifestErrorText, parseManifests } from '@niro/policy';
+import { MANIFEST_LIMITS, manifestErrorText, parseManifests, ruleById, severityFor } from '@niro/policy';
 import {
   COMMAND_LIMITS,
   DEPLOYMENT_MANIFESTS_MAX_BYTES,
@@ -35,6 +35,7 @@ import type { ClustersService } from '../clusters/clusters.service.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
 import { isUniqueViolation } from '../commands/commands.repository.js';
 import { checkCapability, type CommandsService } from '../commands/commands.service.js';
+import { parseGitPath, parseGitRef, parseGitUrl } from '../git-source/git-source.input.js';
 import type { IncidentsService } from '../incidents/incidents.service.js';
 import { AccessScope } from '../orgs/access.js';
 import type { PolicyService } from '../policy/policy.service.js';
@@ -678,6 +679,7 @@ export class DeploymentsService {
     const current = await this.deps.repo.find(row.id);
     if (current === undefined) throw new NotFoundError('Deployment', 'deployment_not_found');
     const revision = current.revision + 1;
+    const findings = [...evaluation.findings, ...firstRevisionFindings(revision, built.manifests, cluster.environment)];
     const claimed = await this.deps.repo.transaction(async (repo) => {
       if (
         !(await repo.update(row.id, { revision, status: 'pending', updated_at: now }, { revision: current.revision }))
@@ -692,7 +694,7 @@ export class DeploymentsService {
         created_by_label: ctx.actor.label,
         source: JSON.stringify(built.source),
         manifests: built.manifests,
-        findings: JSON.stringify(evaluation.findings),
+        findings: JSON.stringify(findings),
         manifest_errors: JSON.stringify(evaluation.errors),
         command_id: null,
         status: 'pending',
@@ -739,7 +741,7 @@ export class DeploymentsService {
           revision,
           commandId: command.id,
           rollbackOf: options.rollbackOf ?? null,
-          findings: evaluation.findings.length,
+          findings: findings.length,
         },
       });
       this.deps.logger.info({ deploymentId: row.id, revision, commandId: command.id }, 'deployment apply queued');
@@ -916,8 +918,15 @@ function systemScope(orgId: string): AccessScope {
   return new AccessScope('', new Map([[orgId, 'member']]));
 }
 
-/** Cross-field rules of a builder form and the size of pasted YAML, as 400s naming the field. */
+/** Cross-field rules of a builder form and a Git location's syntax, as 400s naming the problem. */
 function checkSource(source: DeploymentSourceRequest, field: string): void {
+  if (source.type === 'git') {
+    // The same checks the clone makes, before anything is stored.
+    parseGitUrl(source.url);
+    parseGitRef(source.ref);
+    parseGitPath(source.path);
+    return;
+  }
   if (source.type === 'builder') {
     const issues = validateDeploymentForm(source.form);
     if (issues.length > 0) {
@@ -935,6 +944,34 @@ function checkSource(source: DeploymentSourceRequest, field: string): void {
       );
     }
   }
+}
+
+/**
+ * The runtime half of `no-rollback-history` (DESIGN 6): the first revision of a managed deployment
+ * has nothing to roll back to. Named on its first workload; none without workloads.
+ */
+function firstRevisionFindings(
+  revision: number,
+  manifests: string,
+  environment: ClusterRow['environment'],
+): PolicyFinding[] {
+  const rule = ruleById('no-rollback-history');
+  if (revision !== 1 || rule === undefined) return [];
+  const workload = parseManifests(manifests).objects.find((o) =>
+    ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind),
+  );
+  if (workload === undefined) return [];
+  return [
+    {
+      ruleId: rule.id,
+      title: rule.title,
+      severity: severityFor(rule.severity, environment),
+      category: rule.category,
+      message: 'This is the first revision of this deployment: there is no earlier revision to roll back to yet.',
+      object: { kind: workload.kind, name: workload.metadata.name },
+      fix: 'Nothing to do now: the next apply keeps this revision to roll back to.',
+    },
+  ];
 }
 
 function storedSource(source: DeploymentSourceRequest): string {

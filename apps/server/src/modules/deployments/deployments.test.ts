@@ -234,6 +234,11 @@ describeEachDatabase('deployments', (dialect) => {
     expect(rev.manifests).toBe(yamlOf('nginx:1.27'));
     expect(rev.objects).toEqual(applied(2));
     expect(rev.findings.some((f) => f.ruleId === 'missing-requests')).toBe(true);
+    // The runtime half of no-rollback-history: nothing to roll back to yet.
+    expect(rev.findings.find((f) => f.ruleId === 'no-rollback-history')).toMatchObject({
+      severity: 'low',
+      object: { kind: 'Deployment', name: 'web' },
+    });
     expect(rev.createdBy).toBe(`${c.owner.email} (token test)`);
   });
 
@@ -336,6 +341,10 @@ describeEachDatabase('deployments', (dialect) => {
     expect(await incidents(c, 'type=deployment_failed&state=firing')).toHaveLength(1);
     await heartbeat(c, running(d.id, { generation: 3, observed: 3, replicas: 2, updated: 2, ready: 2 }));
     expect(await incidents(c, 'type=deployment_failed&state=firing')).toEqual([]);
+    const rev2 = (
+      await api(c.owner.token, 'GET', `/api/v1/deployments/${d.id}/revisions/2`)
+    ).json<DeploymentRevision>();
+    expect(rev2.findings.map((f) => f.ruleId)).not.toContain('no-rollback-history');
     const revisions = (
       await api(c.owner.token, 'GET', `/api/v1/deployments/${d.id}/revisions`)
     ).json<DeploymentRevisionList>();
