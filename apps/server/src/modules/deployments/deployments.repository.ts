@@ -111,6 +111,25 @@ export class DeploymentsRepository {
       .executeTakeFirst();
   }
 
+  /** The findings of each deployment's newest revision, in one query per 500 deployments. */
+  async latestFindings(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('deployment_revisions')
+        .innerJoin('deployments', (join) =>
+          join
+            .onRef('deployments.id', '=', 'deployment_revisions.deployment_id')
+            .onRef('deployments.revision', '=', 'deployment_revisions.revision'),
+        )
+        .select(['deployment_revisions.deployment_id', 'deployment_revisions.findings'])
+        .where('deployments.id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const row of rows) out.set(row.deployment_id, row.findings);
+    }
+    return out;
+  }
+
   findRevisionByCommand(commandId: string): Promise<RevisionRow | undefined> {
     return this.db
       .selectFrom('deployment_revisions')

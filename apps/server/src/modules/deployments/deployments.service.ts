@@ -45,7 +45,7 @@ import {
   type DeploymentWithCluster,
   type RevisionRow,
 } from './deployments.repository.js';
-import type { InventoryReader } from './inventory-reader.js';
+import type { ClusterInventory, InventoryReader } from './inventory-reader.js';
 import { appliedGenerations, parseGenerations, rolloutProgress, workloadsOf } from './rollout.js';
 
 /** A Git source as the deployments service fetches it (modules/git-source). */
@@ -101,6 +101,9 @@ type Built = {
 
 const SEVERITY_KEYS = ['info', 'low', 'medium', 'high'] as const;
 
+/** What a list reads once for all its rows. */
+type DtoContext = { findings: Map<string, string>; inventories: Map<string, Promise<ClusterInventory>> };
+
 /**
  * Managed deployments (DESIGN 4.5): a source (builder form, YAML or Git) for one namespace of one
  * cluster. Every apply stores an immutable revision (manifests, source, author, policy findings,
@@ -129,8 +132,15 @@ export class DeploymentsService {
       archived: query.archived,
       q: query.q,
     });
+    const settled: DeploymentWithCluster[] = [];
+    for (const row of rows) settled.push(await this.settle(row));
+    // One findings query for the page, and each cluster's inventory read once.
+    const context: DtoContext = {
+      findings: await this.deps.repo.latestFindings(settled.map((r) => r.id)),
+      inventories: new Map(),
+    };
     const items: Deployment[] = [];
-    for (const row of rows) items.push(await this.toDto(await this.settle(row), false));
+    for (const row of settled) items.push(await this.toDto(row, false, context));
     return { items };
   }
 
@@ -825,7 +835,7 @@ export class DeploymentsService {
     return undefined;
   }
 
-  private async toDto(row: DeploymentWithCluster, detailed: boolean): Promise<Deployment> {
+  private async toDto(row: DeploymentWithCluster, detailed: boolean, context?: DtoContext): Promise<Deployment> {
     const stored = parseJsonObject(row.source);
     const source: DeploymentSource =
       row.source_type === 'git'
@@ -855,14 +865,22 @@ export class DeploymentsService {
       reportedAt: null,
     };
     if (row.revision > 0) {
-      const rev = await this.deps.repo.findRevision(row.id, row.revision);
-      for (const f of parseArray(rev?.findings ?? null)) {
+      const findings =
+        context !== undefined
+          ? (context.findings.get(row.id) ?? null)
+          : ((await this.deps.repo.findRevision(row.id, row.revision))?.findings ?? null);
+      for (const f of parseArray(findings)) {
         const key = isRecord(f) ? SEVERITY_KEYS.find((k) => k === f.severity) : undefined;
         if (key !== undefined) counts[key]++;
       }
     }
     if (row.rollout_state !== 'none' && row.lifecycle === 'active') {
-      const inventory = await this.deps.inventory.read(row.cluster_id, detailed);
+      let read = context?.inventories.get(row.cluster_id);
+      if (read === undefined) {
+        read = this.deps.inventory.read(row.cluster_id, detailed);
+        context?.inventories.set(row.cluster_id, read);
+      }
+      const inventory = await read;
       const progress = rolloutProgress(
         row.namespace,
         parseGenerations(row.rollout_generations),

@@ -223,6 +223,12 @@ describeEachDatabase('deployments', (dialect) => {
     now = await get(c, d.id);
     expect(now.rollout).toMatchObject({ state: 'ready', readyReplicas: 2, updatedReplicas: 2 });
     expect(now.rollout.readyAt).not.toBeNull();
+    // The list shows the same counts and findings, without the pods.
+    const listed = (await api(c.owner.token, 'GET', `/api/v1/deployments?cluster=${c.clusterId}`)).json<{
+      items: Deployment[];
+    }>().items;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ findingCounts: now.findingCounts, rollout: { readyReplicas: 2, pods: [] } });
 
     const revisions = (
       await api(c.owner.token, 'GET', `/api/v1/deployments/${d.id}/revisions`)
