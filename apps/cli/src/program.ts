@@ -4,6 +4,8 @@ import { registerChannelCommands } from './commands/channels.js';
 import { registerClusterCommands } from './commands/clusters.js';
 import { registerCommandsCommands } from './commands/commands.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDeployCommands } from './commands/deploy.js';
+import { registerDeploymentsCommands } from './commands/deployments.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { LintExit, registerLintCommand } from './commands/lint.js';
 import { registerLoginCommands } from './commands/login.js';
@@ -41,6 +43,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerSuppressionCommands(program, ctx);
   registerIncidentCommands(program, ctx);
   registerChannelCommands(program, ctx);
+  registerDeployCommands(program, ctx);
+  registerDeploymentsCommands(program, ctx);
   return program;
 }
 

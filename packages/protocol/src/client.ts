@@ -32,6 +32,18 @@ import type {
   UpdateNotificationChannelRequest,
 } from './api.js';
 import type { EnrollRequest, EnrollResponse, Heartbeat, HeartbeatReply } from './agent.js';
+import type { Static, TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import {
+  Deployment,
+  DeploymentList,
+  DeploymentRevision,
+  DeploymentRevisionList,
+  type ApplyDeploymentRequest,
+  type CreateDeploymentRequest,
+  type ListDeploymentsQuery,
+  type UpdateDeploymentRequest,
+} from './deployments.js';
 
 /** An error reply from the Niro API, with its stable code. */
 export class NiroApiError extends Error {
@@ -117,6 +129,26 @@ export class ApiClient {
       );
     }
     return parsed as T;
+  }
+
+  /** Like request(), and the reply must match `schema` (a server of another version may answer otherwise). */
+  async requestChecked<S extends TSchema>(
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Query,
+  ): Promise<Static<S>> {
+    const reply = await this.request<unknown>(method, path, body, query);
+    if (!Value.Check(schema, reply)) {
+      const first = Value.Errors(schema, reply)[0];
+      throw new NiroApiError(
+        502,
+        'unexpected_response',
+        `${method} ${path} answered with an unexpected body${first === undefined ? '' : ` (${first.instancePath || '/'}: ${first.message})`}`,
+      );
+    }
+    return reply;
   }
 
   // Auth
@@ -234,6 +266,46 @@ export class ApiClient {
   /** Sends a test notification now; a receiver's refusal is `{ delivered: false, error }`, not a throw. */
   testNotificationChannel(id: string): Promise<NotificationTestResult> {
     return this.request('POST', `/api/v1/notification-channels/${encodeURIComponent(id)}/test`);
+  }
+
+  // Deployments
+  listDeployments(query?: ListDeploymentsQuery): Promise<DeploymentList> {
+    return this.requestChecked(DeploymentList, 'GET', '/api/v1/deployments', undefined, query);
+  }
+  getDeployment(id: string): Promise<Deployment> {
+    return this.requestChecked(Deployment, 'GET', `/api/v1/deployments/${encodeURIComponent(id)}`);
+  }
+  /** Creates and, unless `apply: false`, applies revision 1 (status pending until the agent answers). */
+  createDeployment(req: CreateDeploymentRequest): Promise<Deployment> {
+    return this.requestChecked(Deployment, 'POST', '/api/v1/deployments', req);
+  }
+  /** Changes the source; with `apply: true` it is applied as a new revision at once. */
+  updateDeployment(id: string, req: UpdateDeploymentRequest): Promise<Deployment> {
+    return this.requestChecked(Deployment, 'PATCH', `/api/v1/deployments/${encodeURIComponent(id)}`, req);
+  }
+  applyDeployment(id: string, req: ApplyDeploymentRequest = {}): Promise<Deployment> {
+    return this.requestChecked(Deployment, 'POST', `/api/v1/deployments/${encodeURIComponent(id)}/apply`, req);
+  }
+  /** Applies an earlier revision again as a new revision (with prune). */
+  rollbackDeployment(id: string, revision: number): Promise<Deployment> {
+    return this.requestChecked(Deployment, 'POST', `/api/v1/deployments/${encodeURIComponent(id)}/rollback`, {
+      revision,
+    });
+  }
+  /** Newest first, without manifests. */
+  deploymentRevisions(id: string): Promise<DeploymentRevisionList> {
+    return this.requestChecked(
+      DeploymentRevisionList,
+      'GET',
+      `/api/v1/deployments/${encodeURIComponent(id)}/revisions`,
+    );
+  }
+  deploymentRevision(id: string, revision: number): Promise<DeploymentRevision> {
+    return this.requestChecked(
+      DeploymentRevision,
+      'GET',
+      `/api/v1/deployments/${encodeURIComponent(id)}/revisions/${revision}`,
+    );
   }
 
   // Logs
