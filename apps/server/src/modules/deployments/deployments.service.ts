@@ -24,7 +24,7 @@ import {
 } from '@niro/protocol';
 import { Value } from 'typebox/value';
 import { iso, isoOrNull, type Clock } from '../../clock.js';
-import { BadRequestError, ConflictError, NiroError, NotFoundError } from '../../errors.js';
+import { BadRequestError, ConflictError, ForbiddenError, NiroError, NotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import { isRecord } from '../../lib/validation.js';
@@ -37,7 +37,7 @@ import { isUniqueViolation } from '../commands/commands.repository.js';
 import { checkCapability, type CommandsService } from '../commands/commands.service.js';
 import { parseGitPath, parseGitRef, parseGitUrl } from '../git-source/git-source.input.js';
 import type { IncidentsService } from '../incidents/incidents.service.js';
-import { AccessScope } from '../orgs/access.js';
+import { AccessScope, roleAtLeast } from '../orgs/access.js';
 import type { PolicyService } from '../policy/policy.service.js';
 import {
   type DeploymentRow,
@@ -46,6 +46,7 @@ import {
   type RevisionRow,
 } from './deployments.repository.js';
 import type { ClusterInventory, InventoryReader } from './inventory-reader.js';
+import { adminOnlyReasons } from './manifest-permissions.js';
 import { appliedGenerations, parseGenerations, rolloutProgress, workloadsOf } from './rollout.js';
 
 /** A Git source as the deployments service fetches it (modules/git-source). */
@@ -94,6 +95,8 @@ export type RolloutWatchHandle = { invalidate(): void };
 
 type Built = {
   manifests: string;
+  /** Advisory findings and unreadable documents, from the policy engine. */
+  evaluation?: { findings: PolicyFinding[]; errors: ManifestError[] };
   /** The pull Secret, added to the apply when it is delivered; never stored in the clear. */
   sealed: string | undefined;
   source: RevisionSource;
@@ -266,11 +269,7 @@ export class DeploymentsService {
     const source = parseRevisionSource(target.source);
     const registryId = source.type === 'builder' ? source.form.registryId : undefined;
     const pull = registryId === undefined ? undefined : await this.pullSecret(scope, row, registryId);
-    const built: Built = {
-      manifests: target.manifests,
-      sealed: pull,
-      source,
-    };
+    const built = await this.checkBuilt(scope, cluster, row, { manifests: target.manifests, sealed: pull, source });
     // The builder's form and pasted YAML go back to what that revision had; a Git source stays.
     if (source.type !== 'git') {
       await this.deps.repo.update(id, {
@@ -645,6 +644,15 @@ export class DeploymentsService {
         source: { type: 'git', url, ref, path, commit: fetched.commit, rendered: fetched.rendered },
       };
     }
+    return this.checkBuilt(scope, cluster, row, built);
+  }
+
+  /**
+   * The checks every apply passes before anything is stored: size, readable manifests in the
+   * deployment's namespace, the advisory policy evaluation, and the admin role for objects that
+   * reach beyond one namespace's workloads.
+   */
+  private async checkBuilt(scope: AccessScope, cluster: ClusterRow, row: DeploymentRow, built: Built): Promise<Built> {
     const bytes = Buffer.byteLength(built.manifests) + Buffer.byteLength(built.sealed ?? '');
     if (bytes > Math.min(DEPLOYMENT_MANIFESTS_MAX_BYTES, COMMAND_LIMITS.payloadBytes - 4096)) {
       throw new NiroError(
@@ -673,7 +681,18 @@ export class DeploymentsService {
         );
       }
     }
-    return built;
+    const evaluation = await this.deps.policy.evaluate({ yaml: built.manifests, environment: cluster.environment });
+    const role = scope.roleIn(cluster.org_id);
+    if (role !== null && !roleAtLeast(role, 'admin')) {
+      const reasons = adminOnlyReasons(parsed.objects, evaluation.findings, row.namespace);
+      if (reasons.length > 0) {
+        throw new ForbiddenError(
+          'manifest_needs_admin',
+          `Only admins of the organization may apply ${reasons.slice(0, 5).join('; ')}${reasons.length > 5 ? ` and ${reasons.length - 5} more` : ''}: these change access to the cluster or reach the node. Ask an admin to apply it.`,
+        );
+      }
+    }
+    return { ...built, evaluation };
   }
 
   private async startApply(
@@ -684,7 +703,9 @@ export class DeploymentsService {
     ctx: RequestContext,
     options: { prune: boolean; rollbackOf?: number; message?: string },
   ): Promise<void> {
-    const evaluation = await this.deps.policy.evaluate({ yaml: built.manifests, environment: cluster.environment });
+    const evaluation =
+      built.evaluation ??
+      (await this.deps.policy.evaluate({ yaml: built.manifests, environment: cluster.environment }));
     const now = this.deps.clock.now();
     const current = await this.deps.repo.find(row.id);
     if (current === undefined) throw new NotFoundError('Deployment', 'deployment_not_found');

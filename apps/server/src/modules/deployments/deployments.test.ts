@@ -446,6 +446,73 @@ describeEachDatabase('deployments', (dialect) => {
     expect((await api(stranger.token, 'GET', '/api/v1/deployments')).json<{ items: unknown[] }>().items).toEqual([]);
   });
 
+  it('lets members apply workloads, and only admins what reaches beyond the namespace (AZ-2)', async () => {
+    const c = await cluster();
+    const member = await createUserWithToken(t.services, { role: 'member', orgId: c.orgId });
+    const admin = await createUserWithToken(t.services, { role: 'admin', orgId: c.orgId });
+    const pod = (spec: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n${spec}\n  containers:\n    - name: c\n      image: busybox:1.36\n`;
+    const dangerous: [string, string][] = [
+      [
+        'ClusterRoleBinding/admin-for-me',
+        'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: { name: admin-for-me }\nroleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin }\nsubjects: [{ kind: User, name: me }]\n',
+      ],
+      [
+        'RoleBinding/ns-admin',
+        'apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: { name: ns-admin }\nroleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin }\nsubjects: [{ kind: User, name: me }]\n',
+      ],
+      [
+        'CustomResourceDefinition/widgets.example.com',
+        'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: widgets.example.com }\nspec: {}\n',
+      ],
+      [
+        'MutatingWebhookConfiguration/intercept',
+        'apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: { name: intercept }\nwebhooks: []\n',
+      ],
+      ['host network', pod('  hostNetwork: true')],
+      ['host path', pod('  volumes: [{ name: root, hostPath: { path: / } }]')],
+      [
+        'privileged',
+        'apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers:\n    - name: c\n      image: busybox:1.36\n      securityContext: { privileged: true }\n',
+      ],
+    ];
+    for (const [what, yaml] of dangerous) {
+      const res = await api(member.token, 'POST', '/api/v1/deployments', {
+        clusterId: c.clusterId,
+        namespace: 'shop',
+        name: 'danger',
+        source: { type: 'yaml', yaml },
+      });
+      expect(res.statusCode, `${what}: ${res.body}`).toBe(403);
+      expect(res.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+        code: 'manifest_needs_admin',
+      });
+    }
+    expect(await poll(c)).toEqual([]);
+    expect(
+      await t.services.database.db
+        .selectFrom('deployments')
+        .select('id')
+        .where('cluster_id', '=', c.clusterId)
+        .execute(),
+    ).toEqual([]);
+    // Members deploy ordinary workloads; admins may apply the rest.
+    const ok = await api(member.token, 'POST', '/api/v1/deployments', {
+      clusterId: c.clusterId,
+      namespace: 'shop',
+      name: 'web',
+      source: { type: 'yaml', yaml: yamlOf('nginx:1.27') },
+    });
+    expect(ok.statusCode, ok.body).toBe(201);
+    const byAdmin = await api(admin.token, 'POST', '/api/v1/deployments', {
+      clusterId: c.clusterId,
+      namespace: 'shop',
+      name: 'crb',
+      source: { type: 'yaml', yaml: dangerous[0]?.[1] ?? '' },
+    });
+    expect(byAdmin.statusCode, byAdmin.body).toBe(201);
+  });
+
   it('fails a revision whose apply expired before the agent took it', async () => {
     const c = await cluster();
     const d = await create(c, { name: 'web', source: { type: 'yaml', yaml: yamlOf('nginx:1.27') } });
