@@ -3,9 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_KEY_PREFIX, ENROLLMENT_TOKEN_PREFIX } from '@niro/protocol';
+import { AGENT_KEY_PREFIX, ENROLLMENT_TOKEN_PREFIX, type Capabilities } from '@niro/protocol';
 import type { RunningServer } from '@niro/server';
-import { buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
+import {
+  DEFAULT_CAPABILITIES,
+  buildFullHeartbeat,
+  generateClusterInventory,
+  registrySkipReason,
+  startRegistry,
+  type Registry,
+} from '@niro/testkit';
 import { ManualClock } from '../apps/server/src/clock.js';
 import { describeEachDatabase } from '../apps/server/src/test-support/databases.js';
 import { startLoggedServer, type LoggedServer } from './support/logged-server.js';
@@ -13,12 +20,16 @@ import { startLoggedServer, type LoggedServer } from './support/logged-server.js
 /**
  * RELIABILITY-TESTS ENR-3 and SEC-1: after a full cycle (first-run setup, login, API token
  * create and revoke, cluster create, enroll, re-enroll with a new token, heartbeats with the new
- * and the replaced key, logout, cluster delete) no secret created on the way can be read back
+ * and the replaced key, a Git credential and a registry password used by deployments whose pull
+ * Secret the agent receives, logout, cluster delete) no secret created on the way can be read back
  * from the database (SQLite: the raw bytes of niro.db, -wal and -shm, before and after shutdown;
  * both dialects: every row of every table) or from any log line written at debug level; not as
  * plain text and not as hex, base64 or base64url of its bytes. What the database does hold is the
  * SHA-256 of each random secret and an scrypt hash of the password.
  */
+const REGISTRY_USER = 'puller';
+const REGISTRY_PASSWORD = 'registry-pass-Kw3-not-in-any-file';
+
 describeEachDatabase('secrets at rest', (dialect) => {
   const email = 'sweeper@example.test';
   const password = 'sweep-passphrase-Zq7!-not-in-any-file';
@@ -27,13 +38,20 @@ describeEachDatabase('secrets at rest', (dialect) => {
   let server: RunningServer;
   let logs: string[];
   let dataDir: string;
+  let registry: Registry | undefined;
 
   beforeAll(async () => {
     running = await startLoggedServer(dialect, clock);
     ({ server, logs, dataDir } = running);
+    if (registrySkipReason() === null) {
+      registry = await startRegistry({ auth: { kind: 'htpasswd', users: { [REGISTRY_USER]: REGISTRY_PASSWORD } } });
+    }
   });
 
-  afterAll(() => running.dispose());
+  afterAll(async () => {
+    await running.dispose();
+    await registry?.stop();
+  });
 
   it('keeps no secret readable in the database files, the rows or the logs after a full cycle', async () => {
     const http = new Http(server.url);
@@ -120,6 +138,73 @@ describeEachDatabase('secrets at rest', (dialect) => {
     const user = await db.selectFrom('users').select('password_hash').executeTakeFirstOrThrow();
     expect(user.password_hash).toMatch(/^\$scrypt\$/);
 
+    // Deployments on a second cluster that stays: a Git credential, and — with a registry to verify
+    // against — a registry password whose pull Secret travels sealed inside an apply command.
+    const kept = await http.call('POST', '/api/v1/clusters', { body: { name: 'edge-sweep-02' }, token });
+    const keptId = stringAt(kept.json, 'cluster', 'id');
+    const keptEnrollment = stringAt(kept.json, 'enrollment', 'token');
+    secrets.push({ label: 'enrollment token 3', value: keptEnrollment, prefix: ENROLLMENT_TOKEN_PREFIX });
+    const keptKey = await enroll(http, keptEnrollment, keptId, 'a5e0b1c2-0000-4000-8000-00000000sw02');
+    secrets.push({ label: 'agent key 3', value: keptKey, prefix: AGENT_KEY_PREFIX });
+    expect((await heartbeat(http, keptKey, 1, { apply: true })).status).toBe(200);
+    const gitPassword = 'git-token-Vb91-not-in-any-file';
+    secrets.push({ label: 'Git credential', value: gitPassword, prefix: null });
+    const gitDeployment = await http.call('POST', '/api/v1/deployments', {
+      token,
+      body: {
+        name: 'from-git',
+        clusterId: keptId,
+        namespace: 'shop',
+        apply: false,
+        source: {
+          type: 'git',
+          url: 'https://git.example.test/shop.git',
+          ref: 'main',
+          path: 'deploy',
+          credential: { username: 'bot', password: gitPassword },
+        },
+      },
+    });
+    expect(gitDeployment.status).toBe(201);
+    if (registry !== undefined) {
+      secrets.push({ label: 'registry password', value: REGISTRY_PASSWORD, prefix: null });
+      secrets.push({ label: 'registry user:password', value: `${REGISTRY_USER}:${REGISTRY_PASSWORD}`, prefix: null });
+      const saved = await http.call('POST', '/api/v1/registries', {
+        token,
+        body: { name: 'local', server: registry.host, username: REGISTRY_USER, password: REGISTRY_PASSWORD },
+      });
+      expect(saved.status).toBe(201);
+      const deployed = await http.call('POST', '/api/v1/deployments', {
+        token,
+        body: {
+          name: 'web',
+          clusterId: keptId,
+          namespace: 'shop',
+          source: {
+            type: 'builder',
+            form: {
+              name: 'web',
+              image: `${registry.host}/shop/web:1`,
+              registryId: stringAt(saved.json, 'id'),
+              replicas: 1,
+            },
+          },
+        },
+      });
+      expect(deployed.status).toBe(201);
+      // The agent does receive the pull Secret (it must reach the cluster), over its own connection.
+      const delivered = await http.call('GET', '/api/agent/v1/commands', { token: keptKey });
+      const manifests = stringAt(
+        (delivered.json as { commands: { payload: unknown }[] }).commands[0]?.payload,
+        'manifests',
+      );
+      const pullSecret = JSON.parse(manifests.split('\n---\n')[0] ?? '') as { data: Record<string, string> };
+      const config = JSON.parse(Buffer.from(pullSecret.data['.dockerconfigjson'] ?? '', 'base64').toString()) as {
+        auths: Record<string, { username: string }>;
+      };
+      expect(config.auths[registry.host]?.username).toBe(REGISTRY_USER);
+    }
+
     // Sign out and delete the cluster: its key stops working.
     expect((await http.call('POST', '/api/v1/auth/logout', { cookie })).status).toBe(204);
     expect((await http.call('GET', '/api/v1/me', { cookie })).status).toBe(401);
@@ -153,7 +238,7 @@ describeEachDatabase('secrets at rest', (dialect) => {
 
     const hits = sweep(secrets, haystacks);
     expect(hits, 'secret bytes found at rest or in logs').toEqual([]);
-    expect(secrets).toHaveLength(9);
+    expect(secrets).toHaveLength(registry === undefined ? 12 : 14);
   });
 });
 
@@ -296,12 +381,17 @@ class Http {
   }
 }
 
-async function enroll(http: Http, token: string, clusterId: string): Promise<string> {
+async function enroll(
+  http: Http,
+  token: string,
+  clusterId: string,
+  uid = 'a5e0b1c2-0000-4000-8000-00000000sw01',
+): Promise<string> {
   const res = await http.call('POST', '/api/agent/v1/enroll', {
     body: {
       token,
       agent: { version: '0.1.0' },
-      cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid: 'a5e0b1c2-0000-4000-8000-00000000sw01' },
+      cluster: { kubernetesVersion: 'v1.31.4+k3s1', distribution: 'k3s', uid },
     },
   });
   expect(res.status).toBe(200);
@@ -311,8 +401,17 @@ async function enroll(http: Http, token: string, clusterId: string): Promise<str
 
 const inventory = generateClusterInventory({ nodes: 1, pods: 6, seed: 31 });
 
-async function heartbeat(http: Http, agentKey: string, seq: number): Promise<CallResult> {
-  const body = buildFullHeartbeat(inventory, { seq, now: Date.parse('2026-06-01T09:00:00Z') });
+async function heartbeat(
+  http: Http,
+  agentKey: string,
+  seq: number,
+  capabilities: Partial<Capabilities> = {},
+): Promise<CallResult> {
+  const body = buildFullHeartbeat(inventory, {
+    seq,
+    now: Date.parse('2026-06-01T09:00:00Z'),
+    capabilities: { ...DEFAULT_CAPABILITIES, ...capabilities },
+  });
   return http.call('POST', '/api/agent/v1/heartbeat', { body, token: agentKey });
 }
 
