@@ -210,6 +210,9 @@ describeBrowser('dashboard sessions, keyboard and accessibility in Chromium', ()
       '/images',
       '/incidents',
       '/findings',
+      '/deployments',
+      '/deployments/new',
+      '/registries',
       ...['members', 'invitations', 'organizations', 'tokens', 'channels', 'audit'].map((s) => `/settings/${s}`),
     ];
     const found: Record<string, string[]> = {};

@@ -15,6 +15,15 @@ const PodsPage = page(() => import('./features/pods/pods-page.js').then((m) => m
 const ImagesPage = page(() => import('./features/images/images-page.js').then((m) => m.ImagesPage));
 const IncidentsPage = page(() => import('./features/incidents/incidents-page.js').then((m) => m.IncidentsPage));
 const FindingsPage = page(() => import('./features/findings/findings-page.js').then((m) => m.FindingsPage));
+const DeploymentsPage = page(() => import('./features/deployments/deployments-page.js').then((m) => m.DeploymentsPage));
+const NewDeploymentPage = page(() =>
+  import('./features/deployments/deployment-page.js').then((m) => m.NewDeploymentPage),
+);
+const EditDeploymentPage = page(() =>
+  import('./features/deployments/deployment-page.js').then((m) => m.EditDeploymentPage),
+);
+const DeploymentPage = page(() => import('./features/deployments/deployment-page.js').then((m) => m.DeploymentPage));
+const RegistriesPage = page(() => import('./features/registries/registries-page.js').then((m) => m.RegistriesPage));
 const SettingsPage = page(() => import('./features/settings/settings-page.js').then((m) => m.SettingsPage));
 
 /**
@@ -42,6 +51,11 @@ function LazyRoutes({ path }: { path: string }) {
   else if (matchPath('/images', path) !== null) element = <ImagesPage />;
   else if ((m = matchPath('/incidents/:id?', path)) !== null) element = <IncidentsPage id={m.id ?? null} />;
   else if (matchPath('/findings', path) !== null) element = <FindingsPage />;
+  else if (matchPath('/deployments', path) !== null) element = <DeploymentsPage />;
+  else if (matchPath('/deployments/new', path) !== null) element = <NewDeploymentPage />;
+  else if ((m = matchPath('/deployments/:id/edit', path)) !== null) element = <EditDeploymentPage id={m.id ?? ''} />;
+  else if ((m = matchPath('/deployments/:id', path)) !== null) element = <DeploymentPage id={m.id ?? ''} />;
+  else if (matchPath('/registries', path) !== null) element = <RegistriesPage />;
   else if ((m = matchPath('/settings/:section?', path)) !== null) {
     element = <SettingsPage section={m.section ?? 'members'} />;
   } else element = <NotFound />;

@@ -124,6 +124,9 @@ const APP_PAGES = [
   '/incidents',
   '/incidents/*',
   '/findings',
+  '/deployments',
+  '/deployments/*',
+  '/registries',
   '/settings',
   '/settings/*',
 ];

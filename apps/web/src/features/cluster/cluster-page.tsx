@@ -16,6 +16,7 @@ import { EventsTab } from './events-tab.js';
 import { CommandsTab } from './commands-tab.js';
 import { SettingsTab } from './settings-tab.js';
 import { CAPABILITY_NAMES } from './capabilities.js';
+import { ClusterDeploymentsTab } from '../deployments/cluster-deployments-tab.js';
 
 /** The same colours as the fleet table's status badges. */
 export const STATUS_COLOR: Record<ClusterStatus, string> = {
@@ -35,6 +36,7 @@ export const CLUSTER_TABS = [
   { value: 'events', label: 'Events' },
   { value: 'findings', label: 'Findings' },
   { value: 'incidents', label: 'Incidents' },
+  { value: 'deployments', label: 'Deployments' },
   { value: 'commands', label: 'Commands' },
   { value: 'logs', label: 'Logs' },
   { value: 'settings', label: 'Settings' },
@@ -108,6 +110,8 @@ function TabContent({
       return <FindingList clusterId={cluster.id} />;
     case 'incidents':
       return <IncidentList clusterId={cluster.id} />;
+    case 'deployments':
+      return <ClusterDeploymentsTab clusterId={cluster.id} />;
     case 'commands':
       return <CommandsTab clusterId={cluster.id} />;
     case 'logs':

@@ -6,6 +6,11 @@ const NAV: { href: string; label: string; match: (path: string) => boolean }[] =
   { href: '/', label: 'Fleet', match: (p) => p === '/' || p.startsWith('/clusters') },
   { href: '/pods', label: 'Pods', match: (p) => p.startsWith('/pods') },
   { href: '/images', label: 'Images', match: (p) => p.startsWith('/images') },
+  {
+    href: '/deployments',
+    label: 'Deployments',
+    match: (p) => p.startsWith('/deployments') || p.startsWith('/registries'),
+  },
   { href: '/incidents', label: 'Incidents', match: (p) => p.startsWith('/incidents') },
   { href: '/findings', label: 'Findings', match: (p) => p.startsWith('/findings') },
   { href: '/settings', label: 'Settings', match: (p) => p.startsWith('/settings') },
