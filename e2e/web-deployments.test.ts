@@ -12,7 +12,15 @@ import {
   startRegistry,
   type Registry,
 } from '@niro/testkit';
-import { describeBrowser, hydrated, launchBrowser, openPage, saveScreenshot, signInAt } from './support/browser.js';
+import {
+  accessibilityViolations,
+  describeBrowser,
+  hydrated,
+  launchBrowser,
+  openPage,
+  saveScreenshot,
+  signInAt,
+} from './support/browser.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 
 const email = 'admin@example.test';
@@ -132,6 +140,8 @@ describeBrowser('deployments and registries in Chromium (a real server, a simula
     await expect.poll(() => findingRows('missing-limits').count()).toBeGreaterThan(0);
     await page.evaluate('window.scrollTo(0, 0)');
     await saveScreenshot(page, 'deployment-builder.png');
+    // The builder with findings and a preview, too.
+    expect(await accessibilityViolations(page)).toEqual([]);
     await page.getByLabel('CPU request', { exact: true }).fill('100m');
     await page.getByLabel('Memory request', { exact: true }).fill('128Mi');
     await page.getByLabel('Memory limit', { exact: true }).fill('256Mi');
@@ -225,8 +235,8 @@ describeBrowser('deployments and registries in Chromium (a real server, a simula
     await page.getByTestId('revision-detail').waitFor({ state: 'detached' });
     await page.locator('.mantine-Drawer-overlay').waitFor({ state: 'detached' });
     await expect.poll(() => page.getByTestId('deployment-status').getAttribute('data-state'), LIVE).toBe('succeeded');
-    await page.evaluate('window.scrollTo(0, 0)');
-    await saveScreenshot(page, 'deployment.png');
+    // The page with revisions, a diff and a rollout has no WCAG A/AA violation axe-core can find.
+    expect(await accessibilityViolations(page)).toEqual([]);
 
     // A second deployment, made through the API from YAML, for the list.
     const res = await fetch(`${server.url}/api/v1/deployments`, {
@@ -247,7 +257,7 @@ describeBrowser('deployments and registries in Chromium (a real server, a simula
     await page.locator('tr[data-deployment="shop"]').waitFor();
     await page.locator('tr[data-deployment="api"][data-status="succeeded"]').waitFor({ timeout: 15_000 });
     await saveScreenshot(page, 'deployments.png');
-    await annotate('[web-deployments] screenshots: deployments.png, deployment.png, deployment-builder.png');
+    await annotate('[web-deployments] screenshots: deployments.png, deployment-builder.png');
     expect(errors, 'edit, compare and rollback').toEqual([]);
   });
 

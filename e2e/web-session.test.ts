@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { runSimulation, type Simulation } from '@niro/testkit';
 import {
+  accessibilityViolations,
   describeBrowser,
   hydrated,
   launchBrowser,
@@ -17,35 +17,6 @@ const email = 'web-session@example.test';
 const password = 'web session passphrase 42';
 /** More than the rows the server sends with the data (40), so the second segment is hydrated too. */
 const CLUSTERS = 90;
-const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-type AxeViolation = {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: unknown[]; failureSummary?: string }[];
-};
-
-/** Runs axe-core (WCAG 2.x A and AA rules) on the page and lists what it finds, one line per rule. */
-async function accessibilityViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE_SOURCE });
-  // A string, evaluated in the page: the test's own TypeScript has no DOM types.
-  const violations: unknown = await page.evaluate(
-    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } })
-       .then((result) => JSON.stringify(result.violations))`,
-  );
-  if (typeof violations !== 'string') throw new Error('axe returned no result');
-  const parsed: unknown = JSON.parse(violations);
-  if (!Array.isArray(parsed)) throw new Error('axe returned no violation list');
-  return (parsed as AxeViolation[]).map(
-    (v) =>
-      `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${v.nodes
-        .slice(0, 3)
-        .map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`)
-        .join(', ')}`,
-  );
-}
-
 describeBrowser('dashboard sessions, keyboard and accessibility in Chromium', () => {
   let server: ServerProcess;
   let sim: Simulation;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, inject } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
@@ -85,4 +86,33 @@ export async function saveScreenshot(page: Page, file: string): Promise<string> 
   const target = path.join(SCREENSHOT_DIR, file);
   await page.screenshot({ path: target });
   return path.relative(process.cwd(), target);
+}
+
+const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+type AxeViolation = {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+};
+
+/** Runs axe-core (WCAG 2.x A and AA rules) on the page and lists what it finds, one line per rule. */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE_SOURCE });
+  // A string, evaluated in the page: the test's own TypeScript has no DOM types.
+  const violations: unknown = await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } })
+       .then((result) => JSON.stringify(result.violations))`,
+  );
+  if (typeof violations !== 'string') throw new Error('axe returned no result');
+  const parsed: unknown = JSON.parse(violations);
+  if (!Array.isArray(parsed)) throw new Error('axe returned no violation list');
+  return (parsed as AxeViolation[]).map(
+    (v) =>
+      `${v.id} (${v.impact ?? 'n/a'}): ${v.help} at ${v.nodes
+        .slice(0, 3)
+        .map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`)
+        .join(', ')}`,
+  );
 }

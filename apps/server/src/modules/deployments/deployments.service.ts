@@ -281,7 +281,6 @@ export class DeploymentsService {
     await this.startApply(scope, cluster, row, built, ctx, {
       prune: true,
       rollbackOf: target.revision,
-      message: `Rollback to revision ${target.revision}`,
     });
     return this.get(scope, id);
   }

@@ -97,6 +97,20 @@ export function BuilderForm({ form, onChange, issues, registries, disabled = fal
               error={err('replicas')}
               w={160}
             />
+            <TextInput
+              label="Progress deadline (seconds)"
+              description="Stalled after this long (default 600)"
+              inputMode="numeric"
+              value={numberText(form.progressDeadlineSeconds)}
+              onChange={(e) =>
+                set({
+                  progressDeadlineSeconds:
+                    e.currentTarget.value.trim() === '' ? undefined : parseNumber(e.currentTarget.value),
+                })
+              }
+              error={err('progressDeadlineSeconds')}
+              w={220}
+            />
           </Row>
         </Stack>
       </Fieldset>

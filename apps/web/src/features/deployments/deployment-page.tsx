@@ -331,8 +331,10 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
 
 function RolloutPanel({ d }: { d: Deployment }) {
   const r = d.rollout;
+  // The share of the new version that is up: replicas of the old one count as ready but not updated.
+  const upToDate = Math.min(r.updatedReplicas, r.readyReplicas, r.availableReplicas);
   const percent =
-    r.desiredReplicas === 0 ? (r.state === 'ready' ? 100 : 0) : Math.round((100 * r.readyReplicas) / r.desiredReplicas);
+    r.desiredReplicas === 0 ? (r.state === 'ready' ? 100 : 0) : Math.round((100 * upToDate) / r.desiredReplicas);
   return (
     <Stack gap="xs" component="section" aria-labelledby="rollout-title" data-testid="rollout">
       <Group gap="sm">
@@ -353,7 +355,7 @@ function RolloutPanel({ d }: { d: Deployment }) {
               value={percent}
               color={ROLLOUT_COLOR[r.state]}
               w={280}
-              aria-label={`${r.readyReplicas} of ${r.desiredReplicas} replicas ready`}
+              aria-label={`${upToDate} of ${r.desiredReplicas} replicas updated and ready`}
             />
             <Text size="sm" data-testid="rollout-ready">
               {r.readyReplicas}/{r.desiredReplicas} ready · {r.updatedReplicas} updated · {r.availableReplicas}{' '}
