@@ -11,14 +11,13 @@ import {
   type DeploymentRevisionSummary,
   type LongPollReply,
   type ObjectResult,
-  type Pod,
-  type Workload,
 } from '@niro/protocol';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
 import {
   DEFAULT_CAPABILITIES,
   buildFullHeartbeat,
   generateClusterInventory,
+  managedRollout,
   type ClusterInventory,
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,52 +61,12 @@ const applied = (generation: number): ObjectResult[] => [
 ];
 
 /** A cluster running `web` of the deployment (each test deploys to its own namespace) with these counts, as a heartbeat reports it. */
-function running(
+const running = (
   namespace: string,
   deploymentId: string,
   counts: { generation: number; replicas: number; updated: number; ready: number },
   podReason?: string,
-): ClusterInventory {
-  const workload: Workload = {
-    kind: 'Deployment',
-    namespace,
-    name: 'web',
-    replicas: counts.replicas,
-    readyReplicas: counts.ready,
-    updatedReplicas: counts.updated,
-    availableReplicas: counts.ready,
-    generation: counts.generation,
-    observedGeneration: counts.generation,
-    template: {},
-    deploymentId,
-  };
-  const pods: Pod[] = Array.from({ length: counts.replicas }, (_, i) => {
-    const ready = i < counts.ready;
-    return {
-      namespace,
-      name: `web-${i}`,
-      uid: `uid-web-${deploymentId}-${i}`,
-      phase: ready ? 'Running' : 'Pending',
-      owner: { kind: 'Deployment', name: 'web' },
-      imagePullSecrets: [],
-      containers: [
-        {
-          name: 'web',
-          image: 'nginx',
-          ready,
-          restarts: 0,
-          state: ready ? 'running' : 'waiting',
-          ...(ready || podReason === undefined ? {} : { reason: podReason }),
-          requests: {},
-          limits: {},
-          probes: { liveness: false, readiness: false, startup: false },
-          privileged: false,
-        },
-      ],
-    };
-  });
-  return { nodes: NODES, pods, workloads: [workload] };
-}
+): ClusterInventory => managedRollout(NODES, { namespace, name: 'web', deploymentId }, counts, podReason);
 
 type Agent = { name: string; id: string; key: string; seq: number };
 
@@ -409,7 +368,7 @@ describe('niro deploy', () => {
       expect.stringMatching(/ago$/),
       expect.stringContaining(ADMIN.email),
       expect.stringMatching(/medium/),
-      'Rollback to revision 1',
+      'rollback to revision 1',
     ]);
     const json = JSON.parse((await niro(['deployments', 'revisions', 'web', '-o', 'json'])).stdout) as
       DeploymentRevisionSummary[] | undefined;

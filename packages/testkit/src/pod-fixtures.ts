@@ -83,3 +83,60 @@ export function withoutFirstAppPod(inv: ClusterInventory): ClusterInventory {
   const first = isFirstAppPod(inv);
   return { ...inv, pods: inv.pods.filter((p, n) => !first(p, n)) };
 }
+
+/** Replica counts of a managed Deployment's rollout, as its controller reports them. */
+export type RolloutCounts = {
+  /** metadata.generation, and observedGeneration unless `observed` says otherwise. */
+  generation: number;
+  observed?: number;
+  replicas: number;
+  updated: number;
+  /** Ready and available replicas; the first `ready` pods are ready, the rest wait with `podReason`. */
+  ready: number;
+};
+
+/**
+ * A cluster running the Deployment `name` of a Niro deployment (labelled with its id) in
+ * `namespace` at these counts, with one pod per replica: what an agent's heartbeat shows while a
+ * revision rolls out.
+ */
+export function managedRollout(
+  nodes: Node[],
+  target: { namespace: string; name: string; deploymentId: string },
+  counts: RolloutCounts,
+  podReason?: string,
+): ClusterInventory {
+  const { namespace, name, deploymentId } = target;
+  const pods: Pod[] = Array.from({ length: counts.replicas }, (_, i) => {
+    const ready = i < counts.ready;
+    const waiting: Partial<Container> =
+      podReason === undefined
+        ? { ready: false, state: 'waiting' }
+        : { ready: false, state: 'waiting', reason: podReason };
+    return {
+      ...testPod(`${name}-${i}`, name, { name, image: 'nginx', ...(ready ? {} : waiting) }),
+      namespace,
+      uid: `uid-${name}-${deploymentId}-${i}`,
+      phase: ready ? 'Running' : 'Pending',
+    };
+  });
+  return {
+    nodes,
+    pods,
+    workloads: [
+      {
+        kind: 'Deployment',
+        namespace,
+        name,
+        replicas: counts.replicas,
+        readyReplicas: counts.ready,
+        updatedReplicas: counts.updated,
+        availableReplicas: counts.ready,
+        generation: counts.generation,
+        observedGeneration: counts.observed ?? counts.generation,
+        template: {},
+        deploymentId,
+      },
+    ],
+  };
+}

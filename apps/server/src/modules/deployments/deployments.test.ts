@@ -8,13 +8,12 @@ import {
   type IncidentPage,
   type LongPollReply,
   type ObjectResult,
-  type Pod,
-  type Workload,
 } from '@niro/protocol';
 import {
   DEFAULT_CAPABILITIES,
   buildFullHeartbeat,
   generateClusterInventory,
+  managedRollout,
   type ClusterInventory,
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,51 +135,11 @@ describeEachDatabase('deployments', (dialect) => {
     { kind: 'Service', namespace: 'shop', name: 'web', action: 'unchanged' },
   ];
   /** The inventory of a cluster running `web` with these counts, labelled with the deployment id. */
-  function running(
+  const running = (
     deploymentId: string,
     counts: { generation: number; observed: number; replicas: number; updated: number; ready: number },
     podReason?: string,
-  ): ClusterInventory {
-    const workload: Workload = {
-      kind: 'Deployment',
-      namespace: 'shop',
-      name: 'web',
-      replicas: counts.replicas,
-      readyReplicas: counts.ready,
-      updatedReplicas: counts.updated,
-      availableReplicas: counts.ready,
-      generation: counts.generation,
-      observedGeneration: counts.observed,
-      template: {},
-      deploymentId,
-    };
-    const pods: Pod[] = Array.from({ length: counts.replicas }, (_, i) => {
-      const ready = i < counts.ready;
-      return {
-        namespace: 'shop',
-        name: `web-${i}`,
-        uid: `uid-web-${i}`,
-        phase: ready ? 'Running' : 'Pending',
-        owner: { kind: 'Deployment', name: 'web' },
-        imagePullSecrets: [],
-        containers: [
-          {
-            name: 'web',
-            image: 'nginx',
-            ready,
-            restarts: 0,
-            state: ready ? 'running' : 'waiting',
-            ...(ready || podReason === undefined ? {} : { reason: podReason }),
-            requests: {},
-            limits: {},
-            probes: { liveness: false, readiness: false, startup: false },
-            privileged: false,
-          },
-        ],
-      };
-    });
-    return { nodes: NODES, pods, workloads: [workload] };
-  }
+  ): ClusterInventory => managedRollout(NODES, { namespace: 'shop', name: 'web', deploymentId }, counts, podReason);
 
   it('applies a YAML deployment as revision 1 and follows its rollout until ready', async () => {
     const c = await cluster();
