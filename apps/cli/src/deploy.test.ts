@@ -18,6 +18,7 @@ import {
   buildFullHeartbeat,
   generateClusterInventory,
   managedRollout,
+  webAppYaml,
   type ClusterInventory,
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,31 +30,7 @@ const NODES = generateClusterInventory({ nodes: 1, pods: 0, seed: 'cli-deploy' }
 const FAST = ['--poll-interval', '50ms'];
 
 const webYaml = (image: string, options: { replicas?: number; deadline?: number } = {}): string =>
-  [
-    'apiVersion: apps/v1',
-    'kind: Deployment',
-    'metadata:',
-    '  name: web',
-    'spec:',
-    `  replicas: ${options.replicas ?? 2}`,
-    `  progressDeadlineSeconds: ${options.deadline ?? 600}`,
-    '  selector: { matchLabels: { app: web } }',
-    '  template:',
-    '    metadata: { labels: { app: web } }',
-    '    spec:',
-    '      containers:',
-    '        - name: web',
-    `          image: ${image}`,
-    '---',
-    'apiVersion: v1',
-    'kind: Service',
-    'metadata:',
-    '  name: web',
-    'spec:',
-    '  selector: { app: web }',
-    '  ports: [{ port: 80 }]',
-    '',
-  ].join('\n');
+  webAppYaml(image, { replicas: options.replicas, deadlineSeconds: options.deadline });
 
 const applied = (generation: number): ObjectResult[] => [
   { kind: 'Deployment', namespace: 'shop', name: 'web', action: 'configured', generation },

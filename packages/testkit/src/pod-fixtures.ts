@@ -140,3 +140,31 @@ export function managedRollout(
     ],
   };
 }
+
+/** Manifests of a small app, `web`: a Deployment of `image` and its Service, for deployment tests. */
+export const webAppYaml = (image: string, options: { replicas?: number; deadlineSeconds?: number } = {}): string =>
+  [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: web',
+    'spec:',
+    `  replicas: ${options.replicas ?? 2}`,
+    `  progressDeadlineSeconds: ${options.deadlineSeconds ?? 600}`,
+    '  selector: { matchLabels: { app: web } }',
+    '  template:',
+    '    metadata: { labels: { app: web } }',
+    '    spec:',
+    '      containers:',
+    '        - name: web',
+    `          image: ${image}`,
+    '---',
+    'apiVersion: v1',
+    'kind: Service',
+    'metadata:',
+    '  name: web',
+    'spec:',
+    '  selector: { app: web }',
+    '  ports: [{ port: 80 }]',
+    '',
+  ].join('\n');

@@ -14,6 +14,7 @@ import {
   buildFullHeartbeat,
   generateClusterInventory,
   managedRollout,
+  webAppYaml,
   type ClusterInventory,
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,32 +26,7 @@ import { sendHeartbeat } from '../../test-support/heartbeats.js';
 const SECRET_KEY = randomBytes(32).toString('base64');
 const NODES = generateClusterInventory({ nodes: 1, pods: 0, seed: 'deployments' }).nodes;
 
-const yamlOf = (image: string, replicas = 2): string =>
-  [
-    'apiVersion: apps/v1',
-    'kind: Deployment',
-    'metadata:',
-    '  name: web',
-    'spec:',
-    `  replicas: ${replicas}`,
-    '  progressDeadlineSeconds: 120',
-    '  selector: { matchLabels: { app: web } }',
-    '  template:',
-    '    metadata: { labels: { app: web } }',
-    '    spec:',
-    '      containers:',
-    '        - name: web',
-    `          image: ${image}`,
-    '---',
-    'apiVersion: v1',
-    'kind: Service',
-    'metadata:',
-    '  name: web',
-    'spec:',
-    '  selector: { app: web }',
-    '  ports: [{ port: 80 }]',
-    '',
-  ].join('\n');
+const yamlOf = (image: string, replicas = 2): string => webAppYaml(image, { replicas, deadlineSeconds: 120 });
 
 describeEachDatabase('deployments', (dialect) => {
   let t: TestApp;
