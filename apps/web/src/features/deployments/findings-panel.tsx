@@ -127,7 +127,7 @@ function FindingsList({ findings }: { findings: readonly PolicyFinding[] }) {
           className="niro-finding"
         >
           <Group gap={6} wrap="nowrap" align="flex-start">
-            <Badge color={SEVERITY_COLOR[f.severity]} variant="light" size="sm" miw={64}>
+            <Badge color={SEVERITY_COLOR[f.severity]} variant="light" size="sm" miw={72} style={{ flexShrink: 0 }}>
               {f.severity}
             </Badge>
             <Stack gap={0}>

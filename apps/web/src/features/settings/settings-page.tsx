@@ -79,6 +79,9 @@ export function SettingsPage({ section }: { section: string }) {
               {s.label}
             </Link>
           ))}
+          <Link href="/registries" className="niro-nav-link niro-settings-link">
+            Registry credentials
+          </Link>
         </Box>
         <Box style={{ flex: 1, minWidth: 0 }} component="section" aria-label={current?.label ?? 'Settings'}>
           {body}
