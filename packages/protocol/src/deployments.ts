@@ -199,7 +199,13 @@ export const Deployment = Type.Object({
 });
 export type Deployment = Static<typeof Deployment>;
 
-export const DeploymentList = Type.Object({ items: Type.Array(Deployment) });
+export const DEPLOYMENTS_LIMIT_MAX = 1000;
+
+export const DeploymentList = Type.Object({
+  items: Type.Array(Deployment),
+  /** Pass as `cursor` for the next page; absent or null on the last one. */
+  nextCursor: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+});
 export type DeploymentList = Static<typeof DeploymentList>;
 
 export const CreateDeploymentRequest = Type.Object(
@@ -255,6 +261,8 @@ export const ListDeploymentsQuery = Type.Object({
   /** Archived deployments too (deleted or no longer managed). */
   archived: Type.Optional(Type.Boolean()),
   q: Type.Optional(Type.String({ maxLength: 100, description: 'Part of the name' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: DEPLOYMENTS_LIMIT_MAX, default: DEPLOYMENTS_LIMIT_MAX })),
+  cursor: Type.Optional(Type.String({ maxLength: 32, description: 'The nextCursor of the previous page' })),
 });
 export type ListDeploymentsQuery = Static<typeof ListDeploymentsQuery>;
 

@@ -2,7 +2,11 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { ClustersTable, Database, DeploymentRevisionsTable, DeploymentsTable } from '../../db/schema.js';
 
 export type DeploymentRow = Selectable<DeploymentsTable>;
-export type DeploymentWithCluster = DeploymentRow & { cluster_name: string; environment: ClustersTable['environment'] };
+export type DeploymentWithCluster = DeploymentRow & {
+  cluster_name: string;
+  environment: ClustersTable['environment'];
+  last_heartbeat_at: number | null;
+};
 export type RevisionRow = Selectable<DeploymentRevisionsTable>;
 export type DeploymentPatch = Updateable<DeploymentsTable>;
 
@@ -44,18 +48,22 @@ export class DeploymentsRepository {
       .selectFrom('deployments')
       .innerJoin('clusters', 'clusters.id', 'deployments.cluster_id')
       .selectAll('deployments')
-      .select(['clusters.name as cluster_name', 'clusters.environment'])
+      .select(['clusters.name as cluster_name', 'clusters.environment', 'clusters.last_heartbeat_at'])
       .where('deployments.id', '=', id)
       .executeTakeFirst();
   }
 
-  list(orgIds: readonly string[], filter: DeploymentFilter): Promise<DeploymentWithCluster[]> {
+  list(
+    orgIds: readonly string[],
+    filter: DeploymentFilter,
+    page: { offset: number; limit: number } = { offset: 0, limit: 1000 },
+  ): Promise<DeploymentWithCluster[]> {
     if (orgIds.length === 0) return Promise.resolve([]);
     let q = this.db
       .selectFrom('deployments')
       .innerJoin('clusters', 'clusters.id', 'deployments.cluster_id')
       .selectAll('deployments')
-      .select(['clusters.name as cluster_name', 'clusters.environment'])
+      .select(['clusters.name as cluster_name', 'clusters.environment', 'clusters.last_heartbeat_at'])
       .where('deployments.org_id', 'in', orgIds);
     if (filter.clusterId !== undefined) q = q.where('deployments.cluster_id', '=', filter.clusterId);
     if (filter.namespace !== undefined) q = q.where('deployments.namespace', '=', filter.namespace);
@@ -70,7 +78,8 @@ export class DeploymentsRepository {
       .orderBy('deployments.namespace')
       .orderBy('deployments.name')
       .orderBy('deployments.id')
-      .limit(1000)
+      .limit(page.limit)
+      .offset(page.offset)
       .execute();
   }
 

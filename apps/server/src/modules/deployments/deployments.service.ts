@@ -3,6 +3,7 @@ import { MANIFEST_LIMITS, manifestErrorText, parseManifests, ruleById, severityF
 import {
   COMMAND_LIMITS,
   DEPLOYMENT_MANIFESTS_MAX_BYTES,
+  DEPLOYMENTS_LIMIT_MAX,
   DeploymentForm,
   ObjectResult,
   validateDeploymentForm,
@@ -45,7 +46,7 @@ import {
   type DeploymentWithCluster,
   type RevisionRow,
 } from './deployments.repository.js';
-import type { ClusterInventory, InventoryReader } from './inventory-reader.js';
+import type { InventoryReader } from './inventory-reader.js';
 import { adminOnlyReasons } from './manifest-permissions.js';
 import { appliedGenerations, parseGenerations, rolloutProgress, workloadsOf } from './rollout.js';
 
@@ -105,7 +106,7 @@ type Built = {
 const SEVERITY_KEYS = ['info', 'low', 'medium', 'high'] as const;
 
 /** What a list reads once for all its rows. */
-type DtoContext = { findings: Map<string, string>; inventories: Map<string, Promise<ClusterInventory>> };
+type DtoContext = { findings: Map<string, string>; documents: Map<string, unknown> };
 
 /**
  * Managed deployments (DESIGN 4.5): a source (builder form, YAML or Git) for one namespace of one
@@ -128,23 +129,31 @@ export class DeploymentsService {
   // API
 
   async list(scope: AccessScope, query: ListDeploymentsQuery): Promise<DeploymentList> {
-    const rows = await this.deps.repo.list(scope.orgIds, {
-      clusterId: query.cluster,
-      namespace: query.namespace,
-      status: query.status,
-      archived: query.archived,
-      q: query.q,
-    });
+    const limit = query.limit ?? DEPLOYMENTS_LIMIT_MAX;
+    const offset = query.cursor === undefined ? 0 : parseOffsetCursor(query.cursor);
+    const page = await this.deps.repo.list(
+      scope.orgIds,
+      {
+        clusterId: query.cluster,
+        namespace: query.namespace,
+        status: query.status,
+        archived: query.archived,
+        q: query.q,
+      },
+      { offset, limit: limit + 1 },
+    );
+    const rows = page.slice(0, limit);
+    const nextCursor = page.length > limit ? `o${offset + limit}` : null;
     const settled: DeploymentWithCluster[] = [];
     for (const row of rows) settled.push(await this.settle(row));
     // One findings query for the page, and each cluster's inventory read once.
     const context: DtoContext = {
       findings: await this.deps.repo.latestFindings(settled.map((r) => r.id)),
-      inventories: new Map(),
+      documents: new Map(),
     };
     const items: Deployment[] = [];
     for (const row of settled) items.push(await this.toDto(row, false, context));
-    return { items };
+    return { items, nextCursor };
   }
 
   async get(scope: AccessScope, id: string): Promise<Deployment> {
@@ -895,18 +904,13 @@ export class DeploymentsService {
       }
     }
     if (row.rollout_state !== 'none' && row.lifecycle === 'active') {
-      let read = context?.inventories.get(row.cluster_id);
-      if (read === undefined) {
-        read = this.deps.inventory.read(row.cluster_id, detailed);
-        context?.inventories.set(row.cluster_id, read);
-      }
-      const inventory = await read;
-      const progress = rolloutProgress(
-        row.namespace,
-        parseGenerations(row.rollout_generations),
-        inventory.workloads,
-        inventory.pods,
+      const expected = parseGenerations(row.rollout_generations);
+      const inventory = await this.deps.inventory.read(
+        row.cluster_id,
+        { namespace: row.namespace, workloads: expected, withPods: detailed },
+        context?.documents,
       );
+      const progress = rolloutProgress(row.namespace, expected, inventory.workloads, inventory.pods);
       rollout = {
         ...rollout,
         desiredReplicas: progress.desiredReplicas,
@@ -915,7 +919,7 @@ export class DeploymentsService {
         availableReplicas: progress.availableReplicas,
         workloads: progress.workloads,
         pods: detailed ? progress.pods : [],
-        reportedAt: isoOrNull(inventory.reportedAt),
+        reportedAt: isoOrNull(row.last_heartbeat_at),
       };
     }
     return {
@@ -1010,6 +1014,17 @@ function firstRevisionFindings(
       fix: 'Nothing to do now: the next apply keeps this revision to roll back to.',
     },
   ];
+}
+
+/** The list's cursor: `o` and the offset of the next page. */
+function parseOffsetCursor(cursor: string): number {
+  const match = /^o([0-9]{1,9})$/.exec(cursor);
+  if (match?.[1] === undefined) {
+    throw new BadRequestError('invalid_cursor', 'Invalid request: querystring.cursor: use the nextCursor of a page', {
+      fields: [{ field: 'querystring.cursor', message: 'is not a cursor of this list' }],
+    });
+  }
+  return Number(match[1]);
 }
 
 function storedSource(source: DeploymentSourceRequest): string {

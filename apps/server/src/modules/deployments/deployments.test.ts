@@ -12,6 +12,7 @@ import {
 import {
   DEFAULT_CAPABILITIES,
   buildFullHeartbeat,
+  buildSameHeartbeat,
   generateClusterInventory,
   managedRollout,
   webAppYaml,
@@ -181,6 +182,40 @@ describeEachDatabase('deployments', (dialect) => {
       object: { kind: 'Deployment', name: 'web' },
     });
     expect(rev.createdBy).toBe(`${c.owner.email} (token test)`);
+  });
+
+  it('follows rollouts on heartbeats that change nothing: a re-apply is ready at once, a stall at its deadline', async () => {
+    const c = await cluster();
+    const d = await create(c, { name: 'web', source: { type: 'yaml', yaml: yamlOf('nginx:1.27') } });
+    const steady = running(d.id, { generation: 1, observed: 1, replicas: 2, updated: 2, ready: 2 });
+    await heartbeat(c, steady);
+    // The apply changed nothing (generation 1 again); the agent keeps sending "same".
+    await agentRuns(c, 'apply', 'succeeded', applied(1));
+    let stuck: ClusterInventory | undefined;
+    const same = () =>
+      sendHeartbeat(
+        t,
+        c.agentKey,
+        buildSameHeartbeat(stuck ?? steady, {
+          seq: ++seq,
+          now: t.clock.now(),
+          capabilities: { ...DEFAULT_CAPABILITIES, apply: true },
+        }),
+      );
+    await same();
+    expect((await get(c, d.id)).rollout.state).toBe('ready');
+
+    // Revision 2 never becomes ready; only "same" heartbeats follow once the agent reported it.
+    await api(c.owner.token, 'POST', `/api/v1/deployments/${d.id}/apply`, {});
+    await agentRuns(c, 'apply', 'succeeded', applied(2));
+    stuck = running(d.id, { generation: 2, observed: 2, replicas: 2, updated: 1, ready: 1 }, 'ErrImagePull');
+    await heartbeat(c, stuck);
+    await same();
+    expect((await get(c, d.id)).rollout.state).toBe('progressing');
+    t.clock.advance(121_000);
+    await same();
+    expect((await get(c, d.id)).rollout.state).toBe('stalled');
+    expect(await incidents(c, 'type=deployment_failed&state=firing')).toHaveLength(1);
   });
 
   it('refuses what cannot be applied with a clear 4xx and stores nothing', async () => {
@@ -446,6 +481,27 @@ describeEachDatabase('deployments', (dialect) => {
       source: { type: 'yaml', yaml: dangerous[0]?.[1] ?? '' },
     });
     expect(byAdmin.statusCode, byAdmin.body).toBe(201);
+  });
+
+  it('pages the list with a cursor, and refuses a made-up one', async () => {
+    const c = await cluster();
+    for (const name of ['alpha', 'beta', 'gamma']) {
+      await create(c, { name, apply: false, source: { type: 'yaml', yaml: yamlOf('nginx:1.27') } });
+    }
+    const page = async (query: string) => {
+      const res = await api(c.owner.token, 'GET', `/api/v1/deployments?cluster=${c.clusterId}&${query}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<{ items: Deployment[]; nextCursor?: string | null }>();
+    };
+    const first = await page('limit=2');
+    expect(first.items.map((d) => d.name)).toEqual(['alpha', 'beta']);
+    expect(first.items.every((d) => d.status === 'new' && d.revision === 0)).toBe(true);
+    const second = await page(`limit=2&cursor=${first.nextCursor ?? ''}`);
+    expect(second.items.map((d) => d.name)).toEqual(['gamma']);
+    expect(second.nextCursor).toBeNull();
+    const bad = await api(c.owner.token, 'GET', '/api/v1/deployments?cursor=42');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ error: { code: string } }>().error.code).toBe('invalid_cursor');
   });
 
   it('fails a revision whose apply expired before the agent took it', async () => {

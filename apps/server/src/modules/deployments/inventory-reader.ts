@@ -1,14 +1,28 @@
-import { Pod, Workload } from '@niro/protocol';
-import { Value } from 'typebox/value';
+import { Pod, Workload, workloadKey } from '@niro/protocol';
+import { Compile } from 'typebox/compile';
 import { isRecord } from '../../lib/validation.js';
 import type { ClustersRepository } from '../clusters/clusters.repository.js';
 import type { HeartbeatService } from '../heartbeat/heartbeat.service.js';
 
-export type ClusterInventory = { workloads: Workload[]; pods: Pod[]; reportedAt: number | null };
+/** What a rollout reads: one namespace, the workloads of the revision, and (for details) their pods. */
+export type RolloutScope = {
+  namespace: string;
+  workloads: readonly { kind: string; name: string }[];
+  withPods: boolean;
+};
+
+export type ClusterInventory = { workloads: Workload[]; pods: Pod[] };
+
+const checkWorkload = Compile(Workload);
+const checkPod = Compile(Pod);
+const isWorkload = (value: unknown): value is Workload => checkWorkload.Check(value);
+const isPod = (value: unknown): value is Pod => checkPod.Check(value);
 
 /**
- * A cluster's workloads and pods for rollout progress: from the inventory this replica holds in
- * memory (fresh with every heartbeat it receives), else from the stored snapshot document.
+ * The workloads and pods of a rollout, from the inventory this replica holds in memory (fresh
+ * with every heartbeat it receives) or else the stored snapshot document. Only what the rollout
+ * needs is parsed: its workloads by key, and the pods of its namespace when asked for. This runs
+ * on heartbeats, so it must stay cheap on clusters with thousands of pods.
  */
 export class InventoryReader {
   constructor(
@@ -16,26 +30,45 @@ export class InventoryReader {
     private readonly clusters: ClustersRepository,
   ) {}
 
-  async read(clusterId: string, withPods: boolean): Promise<ClusterInventory> {
-    const cluster = await this.clusters.findById(clusterId);
-    const reportedAt = cluster?.last_heartbeat_at ?? null;
+  /**
+   * `documents` memoizes parsed snapshot documents across calls (a list reads several
+   * deployments of one cluster).
+   */
+  async read(clusterId: string, scope: RolloutScope, documents?: Map<string, unknown>): Promise<ClusterInventory> {
     const held = this.heartbeat.heldWorkloads(clusterId);
     if (held !== undefined) {
-      const workloads = [...held.values()].map(parse).filter(isWorkload);
-      const heldPods = withPods ? (this.heartbeat.heldObjects(clusterId)?.pods.values() ?? []) : [];
-      const pods = [...heldPods].map((p) => parse(p.json)).filter(isPod);
-      return { workloads, pods, reportedAt };
+      const workloads: Workload[] = [];
+      for (const w of scope.workloads) {
+        const json = held.get(workloadKey({ kind: w.kind, namespace: scope.namespace, name: w.name }));
+        const value: unknown = json === undefined ? undefined : JSON.parse(json);
+        if (isWorkload(value)) workloads.push(value);
+      }
+      const pods: Pod[] = [];
+      if (scope.withPods) {
+        const prefix = `${scope.namespace}/`;
+        for (const [key, entry] of this.heartbeat.heldObjects(clusterId)?.pods ?? []) {
+          if (!key.startsWith(prefix)) continue;
+          const value: unknown = JSON.parse(entry.json);
+          if (isPod(value)) pods.push(value);
+        }
+      }
+      return { workloads, pods };
     }
-    const text = await this.clusters.snapshotDoc(clusterId);
-    if (text === null) return { workloads: [], pods: [], reportedAt };
-    const doc: unknown = JSON.parse(text);
-    if (!isRecord(doc)) return { workloads: [], pods: [], reportedAt };
-    const workloads = (Array.isArray(doc.workloads) ? doc.workloads : []).filter(isWorkload);
-    const pods = withPods ? (Array.isArray(doc.pods) ? doc.pods : []).filter(isPod) : [];
-    return { workloads, pods, reportedAt };
+    let doc = documents?.get(clusterId);
+    if (doc === undefined) {
+      const text = await this.clusters.snapshotDoc(clusterId);
+      doc = text === null ? null : (JSON.parse(text) as unknown);
+      documents?.set(clusterId, doc);
+    }
+    if (!isRecord(doc)) return { workloads: [], pods: [] };
+    const workloads = (Array.isArray(doc.workloads) ? doc.workloads : []).filter(
+      (w): w is Workload => isRecord(w) && w.namespace === scope.namespace && isWorkload(w),
+    );
+    const pods = scope.withPods
+      ? (Array.isArray(doc.pods) ? doc.pods : []).filter(
+          (p): p is Pod => isRecord(p) && p.namespace === scope.namespace && isPod(p),
+        )
+      : [];
+    return { workloads, pods };
   }
 }
-
-const parse = (text: string): unknown => JSON.parse(text);
-const isWorkload = (value: unknown): value is Workload => Value.Check(Workload, value);
-const isPod = (value: unknown): value is Pod => Value.Check(Pod, value);

@@ -19,6 +19,8 @@ export class RolloutWatch implements HeartbeatListener {
   private watched = new Map<string, WatchedRollout[]>();
   private loadedAt = Number.NEGATIVE_INFINITY;
   private loading: Promise<void> | null = null;
+  /** The revision each rollout was last looked at for, so unchanged heartbeats can skip it. */
+  private readonly seen = new Map<string, number>();
   /** Counts invalidations, so a read that started before one does not count as fresh. */
   private generation = 0;
 
@@ -42,21 +44,38 @@ export class RolloutWatch implements HeartbeatListener {
     await this.reloadIfStale();
     const rollouts = this.watched.get(observation.clusterId);
     if (rollouts === undefined || rollouts.length === 0) return;
-    await this.check(observation.clusterId, rollouts);
+    const now = this.deps.clock.now();
+    // A heartbeat that changed nothing cannot make a rollout ready that was not, once it has been
+    // looked at; only a deadline passing matters then.
+    const due =
+      observation.inventory.mode !== 'same'
+        ? rollouts
+        : rollouts.filter(
+            (r) =>
+              this.seen.get(r.id) !== r.rollout_revision ||
+              (r.rollout_state === 'progressing' && r.rollout_deadline_at !== null && now >= r.rollout_deadline_at),
+          );
+    if (due.length > 0) await this.check(observation.clusterId, due);
   }
 
-  /** Checks one cluster's rollouts now (also for tests and the drift job's pass). */
+  /** Checks rollouts of one cluster against its inventory now. */
   async check(clusterId: string, rollouts: readonly WatchedRollout[]): Promise<void> {
-    const inventory = await this.deps.inventory.read(clusterId, true);
     const now = this.deps.clock.now();
     for (const rollout of rollouts) {
       if (rollout.rollout_revision === null) continue;
-      const progress = rolloutProgress(
-        rollout.namespace,
-        parseGenerations(rollout.rollout_generations),
-        inventory.workloads,
-        inventory.pods,
-      );
+      this.seen.set(rollout.id, rollout.rollout_revision);
+      const expected = parseGenerations(rollout.rollout_generations);
+      const pastDeadline =
+        rollout.rollout_state === 'progressing' &&
+        rollout.rollout_deadline_at !== null &&
+        now >= rollout.rollout_deadline_at;
+      // Pods only for the evidence of a stall: readiness needs the workloads alone.
+      const inventory = await this.deps.inventory.read(clusterId, {
+        namespace: rollout.namespace,
+        workloads: expected,
+        withPods: pastDeadline,
+      });
+      const progress = rolloutProgress(rollout.namespace, expected, inventory.workloads, inventory.pods);
       if (progress.ready) {
         const done = await this.deps.repo.update(
           rollout.id,
@@ -70,8 +89,7 @@ export class RolloutWatch implements HeartbeatListener {
         this.forget(clusterId, rollout.id);
         continue;
       }
-      const deadline = rollout.rollout_deadline_at;
-      if (rollout.rollout_state === 'progressing' && deadline !== null && now >= deadline) {
+      if (pastDeadline) {
         const done = await this.deps.repo.update(
           rollout.id,
           { rollout_state: 'stalled' },
@@ -103,6 +121,7 @@ export class RolloutWatch implements HeartbeatListener {
   }
 
   private forget(clusterId: string, id: string): void {
+    this.seen.delete(id);
     const list = this.watched.get(clusterId);
     if (list !== undefined)
       this.watched.set(
@@ -121,6 +140,8 @@ export class RolloutWatch implements HeartbeatListener {
         const next = new Map<string, WatchedRollout[]>();
         for (const row of rows) next.set(row.cluster_id, [...(next.get(row.cluster_id) ?? []), row]);
         this.watched = next;
+        const ids = new Set(rows.map((r) => r.id));
+        for (const id of this.seen.keys()) if (!ids.has(id)) this.seen.delete(id);
         if (generation === this.generation) this.loadedAt = startedAt;
       } catch (err) {
         this.deps.logger.warn({ err }, 'could not read the rollouts under way');
