@@ -191,12 +191,12 @@ describeEachDatabase('deployments', (dialect) => {
     await heartbeat(c, steady);
     // The apply changed nothing (generation 1 again); the agent keeps sending "same".
     await agentRuns(c, 'apply', 'succeeded', applied(1));
-    let stuck: ClusterInventory | undefined;
+    const reported = { inventory: steady };
     const same = () =>
       sendHeartbeat(
         t,
         c.agentKey,
-        buildSameHeartbeat(stuck ?? steady, {
+        buildSameHeartbeat(reported.inventory, {
           seq: ++seq,
           now: t.clock.now(),
           capabilities: { ...DEFAULT_CAPABILITIES, apply: true },
@@ -208,8 +208,12 @@ describeEachDatabase('deployments', (dialect) => {
     // Revision 2 never becomes ready; only "same" heartbeats follow once the agent reported it.
     await api(c.owner.token, 'POST', `/api/v1/deployments/${d.id}/apply`, {});
     await agentRuns(c, 'apply', 'succeeded', applied(2));
-    stuck = running(d.id, { generation: 2, observed: 2, replicas: 2, updated: 1, ready: 1 }, 'ErrImagePull');
-    await heartbeat(c, stuck);
+    reported.inventory = running(
+      d.id,
+      { generation: 2, observed: 2, replicas: 2, updated: 1, ready: 1 },
+      'ErrImagePull',
+    );
+    await heartbeat(c, reported.inventory);
     await same();
     expect((await get(c, d.id)).rollout.state).toBe('progressing');
     t.clock.advance(121_000);
