@@ -898,8 +898,8 @@ function runLines(r: RunFigures): string[] {
   for (const f of r.fleets) {
     lines.push(
       `- ${f.spec.label}: ${f.progressingAfter} of ${f.deployments} rollouts still progressing afterwards (checked, not finished). ` +
-        `Per heartbeat of a \`with\` cluster the watch reads the held inventory (${f.heldPods} pods parsed and checked, plus the cluster row): ` +
-        `${ms(f.readMs)} (JSON.parse of the pods ${ms(f.parseMs)}, \`Value.Check(Pod)\` of them ${ms(f.checkMs)}; a compiled check would take ${ms(f.compiledCheckMs)}), ` +
+        `When the watch looks at a rollout (a changed inventory, its first look, or its deadline) it reads the rollout's workload by key and, for a stall's evidence, the ${f.heldPods} pods of its namespace (compiled checks): ` +
+        `${ms(f.readMs)} (for comparison over those pods: JSON.parse ${ms(f.parseMs)}, an uncompiled \`Value.Check(Pod)\` ${ms(f.checkMs)}, a compiled one ${ms(f.compiledCheckMs)}); ` +
         `then 5 × rolloutProgress(): ${ms(f.progressMs)}.`,
     );
   }
@@ -916,7 +916,7 @@ function runLines(r: RunFigures): string[] {
     '',
     `- list / SELECT (p50): ${ratio(l.list.p50, l.select.p50)}; list / clusters list (p50): ${ratio(l.list.p50, l.clusters.p50)}.`,
     `- SQL statements in one list request: ${l.statements} (${l.shapes.map(([s, n]) => `${s} × ${n}`).join('; ')}).`,
-    `- After the other fleets and the apply clusters added theirs: ${r.finalList.returned} of ${r.finalList.total} active deployments returned (the list stops at 1,000, without a cursor).`,
+    `- After the other fleets and the apply clusters added theirs: ${r.finalList.returned} of ${r.finalList.total} active deployments on the first page (1,000 at most; \`nextCursor\` gives the rest).`,
   );
   const a = r.apply;
   lines.push(
