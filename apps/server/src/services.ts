@@ -51,7 +51,7 @@ import { DeploymentsService, type DeploymentsDeps } from './modules/deployments/
 import { DriftJob } from './modules/deployments/drift.job.js';
 import { InventoryReader } from './modules/deployments/inventory-reader.js';
 import { RolloutWatch } from './modules/deployments/rollout-watch.js';
-import { fetchGitSource } from './modules/git-source/git-source.js';
+import { fetchGitSource, resolveGitRef } from './modules/git-source/git-source.js';
 import { RegistriesRepository } from './modules/registries/registries.repository.js';
 import { RegistriesService } from './modules/registries/registries.service.js';
 
@@ -67,7 +67,7 @@ export type ServiceOptions = {
   /** Notifications: tests point PagerDuty at a local receiver and tune retries; API users cannot. */
   notifications?: { pagerDutyEventsUrl?: string; dispatcher?: Partial<DispatcherOptions>; secretBox?: SecretBox };
   /** Deployments: tests give Git fetching a test CA, for instance. */
-  deployments?: Pick<DeploymentsDeps, 'git'>;
+  deployments?: Pick<DeploymentsDeps, 'git' | 'gitHead'>;
 };
 
 /** Everything the app needs, built once in one place (main.ts, or a test). */
@@ -230,6 +230,8 @@ export function createServices(deps: {
     logger,
     registries,
     git: (source) => fetchGitSource(source),
+    gitHead: (source) => resolveGitRef(source),
+    orgs,
     ...deps.options?.deployments,
   });
   const rolloutWatch = new RolloutWatch({

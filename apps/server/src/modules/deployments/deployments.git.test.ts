@@ -10,7 +10,7 @@ import { bearer, createTestApp, type TestApp } from '../../test-support/app.js';
 import { enrollTestCluster, type EnrolledTestCluster } from '../../test-support/clusters.js';
 import { describeEachDatabase } from '../../test-support/databases.js';
 import { sendHeartbeat } from '../../test-support/heartbeats.js';
-import { fetchGitSource } from '../git-source/git-source.js';
+import { fetchGitSource, resolveGitRef } from '../git-source/git-source.js';
 
 /** Git-sourced deployments against a real `git http-backend` over HTTPS on loopback. */
 const SECRET_KEY = randomBytes(32).toString('base64');
@@ -35,6 +35,7 @@ describeEachDatabase('deployments from Git', (dialect) => {
       {
         deployments: {
           git: (source) => fetchGitSource(source, { env: { GIT_SSL_CAINFO: tls.caFile }, timeoutMs: 20_000 }),
+          gitHead: (source) => resolveGitRef(source, { env: { GIT_SSL_CAINFO: tls.caFile } }),
         },
       },
     );
@@ -129,6 +130,20 @@ describeEachDatabase('deployments from Git', (dialect) => {
     const rev2 = (await api('GET', `/api/v1/deployments/${d.id}/revisions/2`)).json<DeploymentRevision>();
     expect(rev2.source).toMatchObject({ commit: second.commit });
     expect(t.logs.join('\n')).not.toContain(PASSWORD);
+
+    // Tracking: nothing new, nothing applied; a new commit on the ref becomes revision 3, with the
+    // authority of whoever applied revision 2.
+    expect(await t.services.deployments.trackGitSources()).toBe(0);
+    const third = await createRepo(repo, { 'deploy/settings.yaml': configMap('tracked') });
+    expect(await t.services.deployments.trackGitSources()).toBe(1);
+    expect((await nextApply()).payload).toMatchObject({ manifests: configMap('tracked'), revision: 3 });
+    const rev3 = (await api('GET', `/api/v1/deployments/${d.id}/revisions/3`)).json<DeploymentRevision>();
+    expect(rev3).toMatchObject({
+      source: { commit: third.commit },
+      message: `New commit ${third.commit.slice(0, 12)} on main`,
+      createdBy: 'Git tracking',
+    });
+    expect(await t.services.deployments.trackGitSources()).toBe(0);
   });
 
   it('refuses hostile locations and repositories with a clear error, storing nothing', async () => {

@@ -206,6 +206,19 @@ export class DeploymentsRepository {
       .execute();
   }
 
+  /** Active Git deployments that have been applied: what tracking asks their ref. */
+  async trackedGitDeployments(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('lifecycle', '=', 'active')
+      .where('source_type', '=', 'git')
+      .where('revision', '>', 0)
+      .orderBy('updated_at')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** The state of a command (for revisions and deletes whose result never came). */
   commandState(
     commandId: string,

@@ -78,8 +78,18 @@ export type DeploymentsDeps = {
   clock: Clock;
   logger: Logger;
   git?: GitFetcher;
+  /** The commit a Git ref points at now (modules/git-source resolveGitRef), for tracking. */
+  gitHead?: GitHeadResolver;
+  /** Whose authority a tracked Git deployment applies new commits with. */
+  orgs?: { scopeFor(userId: string): Promise<AccessScope> };
   registries?: PullSecretProvider;
 };
+
+export type GitHeadResolver = (source: {
+  url: string;
+  ref: string;
+  credential?: { username: string; password: string };
+}) => Promise<string>;
 
 /** How a command the service queued ended, as the command queue reports it. */
 export type CommandOutcome = {
@@ -529,6 +539,57 @@ export class DeploymentsService {
     return queued;
   }
 
+  /**
+   * Git deployments track their ref: when it points at a commit other than the newest revision's,
+   * that commit is applied as a new revision, with the authority of whoever applied the newest
+   * revision (their role now, so a repository cannot grant more than they have). Returns how many
+   * were applied.
+   */
+  async trackGitSources(): Promise<number> {
+    const resolve = this.deps.gitHead;
+    const orgs = this.deps.orgs;
+    if (resolve === undefined || orgs === undefined) return 0;
+    let applied = 0;
+    for (const id of await this.deps.repo.trackedGitDeployments()) {
+      const row = await this.deps.repo.find(id);
+      if (row === undefined || row.lifecycle !== 'active' || row.status === 'pending' || row.revision === 0) continue;
+      const latest = await this.deps.repo.findRevision(row.id, row.revision);
+      const source = latest === undefined ? undefined : parseRevisionSource(latest.source);
+      if (source?.type !== 'git') continue;
+      const stored = parseJsonObject(row.source);
+      const url = String(stored.url);
+      const ref = String(stored.ref);
+      try {
+        const credential = this.openCredential(row);
+        const head = await resolve({ url, ref, ...(credential === undefined ? {} : { credential }) });
+        if (head === source.commit) continue;
+        const userId = latest?.created_by ?? row.created_by;
+        if (userId === null) continue;
+        const scope = await orgs.scopeFor(userId);
+        const role = scope.roleIn(row.org_id);
+        if (role === null || !roleAtLeast(role, 'member')) {
+          await this.deps.repo.update(row.id, {
+            last_error: `A new commit ${head.slice(0, 12)} on ${ref} was not applied: the user who applied the last revision can no longer change this deployment; apply it yourself`,
+          });
+          continue;
+        }
+        const cluster = await this.deps.clusters.find(scope, row.cluster_id);
+        const built = await this.prepare(scope, cluster, row);
+        await this.startApply(scope, cluster, row, built, TRACKING_CONTEXT, {
+          prune: true,
+          message: `New commit ${head.slice(0, 12)} on ${ref}`,
+          onBehalfOf: true,
+        });
+        applied++;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.deps.logger.warn({ deploymentId: row.id, err: message }, 'tracking a Git deployment failed');
+        await this.deps.repo.update(row.id, { last_error: `Tracking ${ref}: ${message}` });
+      }
+    }
+    return applied;
+  }
+
   private async queueDiff(
     scope: AccessScope,
     row: DeploymentRow,
@@ -709,7 +770,7 @@ export class DeploymentsService {
     row: DeploymentRow,
     built: Built,
     ctx: RequestContext,
-    options: { prune: boolean; rollbackOf?: number; message?: string },
+    options: { prune: boolean; rollbackOf?: number; message?: string; onBehalfOf?: boolean },
   ): Promise<void> {
     const evaluation =
       built.evaluation ??
@@ -729,7 +790,8 @@ export class DeploymentsService {
         deployment_id: row.id,
         revision,
         created_at: now,
-        created_by: ctx.actor.type === 'user' || ctx.actor.type === 'token' ? scope.userId : null,
+        created_by:
+          ctx.actor.type === 'user' || ctx.actor.type === 'token' || options.onBehalfOf === true ? scope.userId : null,
         created_by_label: ctx.actor.label,
         source: JSON.stringify(built.source),
         manifests: built.manifests,
@@ -954,6 +1016,7 @@ export class DeploymentsService {
 // ---------------------------------------------------------------------------------------------
 
 const SYSTEM_CONTEXT: RequestContext = { actor: { type: 'system', id: null, label: 'drift check' }, ip: null };
+const TRACKING_CONTEXT: RequestContext = { actor: { type: 'system', id: null, label: 'Git tracking' }, ip: null };
 
 /** What Niro itself may do in one org: queue commands (never shown as a user's). */
 function systemScope(orgId: string): AccessScope {

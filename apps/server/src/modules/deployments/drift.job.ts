@@ -3,7 +3,8 @@ import type { DeploymentsService } from './deployments.service.js';
 
 /**
  * Every NIRO_DRIFT_INTERVAL (default 5 minutes): a `diff` of each managed deployment against its
- * cluster, whose result opens or resolves drift_detected. main.ts runs it as a SingletonJob: with
+ * cluster, whose result opens or resolves drift_detected, and each Git deployment's ref compared
+ * with its newest revision (a new commit is applied). main.ts runs it as a SingletonJob: with
  * PostgreSQL on one replica at a time.
  */
 export class DriftJob {
@@ -18,8 +19,10 @@ export class DriftJob {
   tick(): Promise<unknown> {
     this.running ??= this.deployments
       .queueDriftChecks()
-      .then((queued) => {
+      .then(async (queued) => {
         if (queued > 0) this.logger.debug({ queued }, 'drift checks queued');
+        const applied = await this.deployments.trackGitSources();
+        if (applied > 0) this.logger.info({ applied }, 'new Git commits applied');
       })
       .finally(() => {
         this.running = null;

@@ -189,6 +189,78 @@ export async function fetchGitSource(source: GitSource, options: GitSourceOption
   }
 }
 
+/**
+ * The commit a ref points at now, without cloning (`git ls-remote`): what a tracked deployment
+ * compares with its last revision. A full sha is its own answer. Same hardening, errors and
+ * credential handling as fetchGitSource; a branch wins over a tag of the same name, as in a clone.
+ */
+export async function resolveGitRef(
+  source: Omit<GitSource, 'path'>,
+  options: Pick<GitSourceOptions, 'timeoutMs' | 'gitPath' | 'env' | 'tmpDir' | 'signal'> = {},
+): Promise<string> {
+  const url = parseGitUrl(source.url);
+  const ref = parseGitRef(source.ref);
+  const credential = parseGitCredential(source.credential);
+  if (ref.kind === 'sha') return ref.sha;
+  for (const key of Object.keys(options.env ?? {})) {
+    if (FORBIDDEN_ENV.test(key)) throw new TypeError(`resolveGitRef: options.env must not set ${key}`);
+  }
+  const timeoutMs = positive(options.timeoutMs, 20_000, 'timeoutMs');
+  const deadline = new Deadline(
+    timeoutMs,
+    () =>
+      gitSourceError(
+        'git_timeout',
+        `Asking ${url.display} for ${ref.name} took longer than ${String(Math.round(timeoutMs / 1000))} s`,
+        { timeoutMs },
+      ),
+    options.signal,
+  );
+  const gitPath = await findExecutable(options.gitPath ?? 'git', systemPath());
+  if (gitPath === undefined) {
+    throw gitSourceError('git_unavailable', 'git is not installed on the server: install git to import from Git');
+  }
+  const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'niro-git-'));
+  try {
+    const workReal = await realpath(work);
+    const home = join(workReal, 'home');
+    const template = join(workReal, 'template');
+    await mkdir(home);
+    await mkdir(template);
+    const secrets = credential === undefined ? [] : credentialSecrets(credential);
+    const git: GitRunner = {
+      gitPath,
+      deadline,
+      redactor: new Redactor(secrets, [workReal, work]),
+      url,
+      refText: ref.name,
+      hasCredential: credential !== undefined,
+      env: gitEnv(home, options.env ?? {}, secrets[0]),
+      baseArgs: hardeningArgs(template),
+      workDir: workReal,
+    };
+    const wanted = [`refs/heads/${ref.name}`, `refs/tags/${ref.name}^{}`, `refs/tags/${ref.name}`];
+    const output = await runGit(git, workReal, ['ls-remote', '--', url.href, ...wanted]);
+    if (output.code !== 0) throw cloneError(git, output);
+    const found = new Map<string, string>();
+    for (const line of output.stdout.toString('utf8').split('\n')) {
+      const [sha, name] = line.trim().split('\t');
+      if (sha !== undefined && name !== undefined && /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) found.set(name, sha);
+    }
+    const commit = wanted.map((name) => found.get(name)).find((sha) => sha !== undefined);
+    if (commit === undefined) {
+      throw gitSourceError(
+        'git_ref_not_found',
+        `The ref ${ref.name} was not found in ${url.display}: give an existing branch, tag or full commit sha`,
+        { ref: ref.name },
+      );
+    }
+    return commit;
+  } finally {
+    await rm(work, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
 type GitRunner = {
   gitPath: string;
   deadline: Deadline;
