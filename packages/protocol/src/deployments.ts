@@ -216,6 +216,8 @@ export const CreateDeploymentRequest = Type.Object(
     source: DeploymentSourceRequest,
     /** Apply at once (the default), or only store the deployment. */
     apply: Type.Optional(Type.Boolean({ default: true })),
+    /** With apply: a note stored with the revision. */
+    message: Type.Optional(Type.String({ maxLength: 500 })),
   },
   { additionalProperties: false },
 );
@@ -226,6 +228,10 @@ export const UpdateDeploymentRequest = Type.Object(
     source: Type.Optional(DeploymentSourceRequest),
     /** Apply the new source at once; without it the change waits for POST …/apply. */
     apply: Type.Optional(Type.Boolean({ default: false })),
+    /** With apply: delete objects of earlier revisions that this one no longer has (default true). */
+    prune: Type.Optional(Type.Boolean({ default: true })),
+    /** With apply: a note stored with the revision. */
+    message: Type.Optional(Type.String({ maxLength: 500 })),
   },
   { additionalProperties: false },
 );

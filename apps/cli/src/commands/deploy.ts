@@ -297,19 +297,20 @@ export function registerDeployCommands(program: Command, ctx: CliContext): void 
       await api.listDeployments({ cluster: cluster.id, namespace: opts.namespace, q: name })
     ).items.find((d) => d.name === name);
     const yaml = { type: 'yaml' as const, yaml: source.yaml };
-    // The plain path is one request; a note or no pruning needs the apply endpoint's options.
-    const plain = opts.prune && opts.message === undefined;
-    const applyOptions = { prune: opts.prune, ...(opts.message === undefined ? {} : { message: opts.message }) };
+    const note = opts.message === undefined ? {} : { message: opts.message };
     let queued: Deployment;
     if (existing !== undefined) {
-      queued = plain
-        ? await api.updateDeployment(existing.id, { source: yaml, apply: true })
-        : await api.applyDeployment((await api.updateDeployment(existing.id, { source: yaml })).id, applyOptions);
+      queued = await api.updateDeployment(existing.id, { source: yaml, apply: true, prune: opts.prune, ...note });
     } else {
-      const create = { name, clusterId: cluster.id, namespace: opts.namespace, source: yaml };
-      queued = plain
-        ? await api.createDeployment({ ...create, apply: true })
-        : await api.applyDeployment((await api.createDeployment({ ...create, apply: false })).id, applyOptions);
+      // A first revision has nothing to prune, so --no-prune changes nothing here.
+      queued = await api.createDeployment({
+        name,
+        clusterId: cluster.id,
+        namespace: opts.namespace,
+        source: yaml,
+        apply: true,
+        ...note,
+      });
     }
     if (opts.output !== 'json') {
       ctx.out.line(

@@ -232,7 +232,9 @@ export class DeploymentsService {
       details: { name: row.name, clusterId: cluster.id, namespace: row.namespace, source: row.source_type },
     });
     this.deps.logger.info({ deploymentId: id, clusterId: cluster.id }, 'deployment created');
-    if (built !== null) await this.startApply(scope, cluster, row, built, ctx, { prune: true });
+    if (built !== null) {
+      await this.startApply(scope, cluster, row, built, ctx, { prune: true, message: input.message });
+    }
     return this.get(scope, id);
   }
 
@@ -258,7 +260,7 @@ export class DeploymentsService {
         details: { source: input.source.type },
       });
     }
-    if (input.apply === true) return this.apply(scope, id, {}, ctx);
+    if (input.apply === true) return this.apply(scope, id, { prune: input.prune, message: input.message }, ctx);
     return this.get(scope, id);
   }
 
