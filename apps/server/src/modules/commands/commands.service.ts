@@ -610,7 +610,8 @@ function parseObject(text: string | null): Record<string, unknown> | null {
   }
 }
 
-function parseError(text: string | null): CommandError | null {
+/** A stored `{code, message}` error (of a command, or of a deployment revision's apply). */
+export function parseCommandError(text: string | null): CommandError | null {
   const v = parseObject(text);
   return v !== null && Value.Check(CommandError, v) ? { code: v.code, message: v.message } : null;
 }
@@ -633,7 +634,7 @@ export function toCommand(row: CommandRow, now: number): Command {
     completedAt: isoOrNull(completedAt),
     deliveries: row.deliveries,
     result: parseObject(row.result),
-    error: parseError(row.error),
+    error: parseCommandError(row.error),
     roundTripMs: ANSWERED.has(state) && row.completed_at !== null ? row.completed_at - row.created_at : null,
   };
 }

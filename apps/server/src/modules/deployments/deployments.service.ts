@@ -35,7 +35,7 @@ import type { ClusterRow } from '../clusters/clusters.repository.js';
 import type { ClustersService } from '../clusters/clusters.service.js';
 import type { RequestContext } from '../clusters/enrollment.service.js';
 import { isUniqueViolation } from '../commands/commands.repository.js';
-import { checkCapability, type CommandsService } from '../commands/commands.service.js';
+import { checkCapability, parseCommandError, type CommandsService } from '../commands/commands.service.js';
 import { parseGitPath, parseGitRef, parseGitUrl } from '../git-source/git-source.input.js';
 import type { IncidentsService } from '../incidents/incidents.service.js';
 import { AccessScope, roleAtLeast } from '../orgs/access.js';
@@ -289,7 +289,8 @@ export class DeploymentsService {
     checkCapability('apply', cluster.name, cluster.capabilities);
     const source = parseRevisionSource(target.source);
     const registryId = source.type === 'builder' ? source.form.registryId : undefined;
-    const pull = registryId === undefined ? undefined : await this.pullSecret(scope, row, registryId);
+    const pull =
+      registryId === undefined ? undefined : (await this.pullSecretManifest(scope, row, registryId)).manifest;
     const built = await this.checkBuilt(scope, cluster, row, { manifests: target.manifests, sealed: pull, source });
     // The builder's form and pasted YAML go back to what that revision had; a Git source stays.
     if (source.type !== 'git') {
@@ -374,7 +375,7 @@ export class DeploymentsService {
       findings: parseArray(rev.findings).filter((f): f is PolicyFinding => isRecord(f)),
       manifestErrors: parseArray(rev.manifest_errors).filter((e): e is ManifestError => isRecord(e)),
       objects: parseArray(rev.objects).filter((o): o is ObjectResult => Value.Check(ObjectResult, o)),
-      error: parseError(rev.error),
+      error: parseCommandError(rev.error),
     };
   }
 
@@ -890,10 +891,6 @@ export class DeploymentsService {
     this.watch?.invalidate();
   }
 
-  private async pullSecret(scope: AccessScope, row: DeploymentRow, registryId: string): Promise<string> {
-    return (await this.pullSecretManifest(scope, row, registryId)).manifest;
-  }
-
   private async pullSecretManifest(
     scope: AccessScope,
     row: DeploymentRow,
@@ -942,7 +939,13 @@ export class DeploymentsService {
         : row.source_type === 'builder' && Value.Check(DeploymentForm, stored.form)
           ? { type: 'builder', form: stored.form }
           : { type: 'yaml', yaml: typeof stored.yaml === 'string' ? stored.yaml : '' };
-    const counts = { info: 0, low: 0, medium: 0, high: 0 };
+    const counts = findingCounts(
+      row.revision === 0
+        ? null
+        : context !== undefined
+          ? (context.findings.get(row.id) ?? null)
+          : ((await this.deps.repo.findRevision(row.id, row.revision))?.findings ?? null),
+    );
     let rollout: Deployment['rollout'] = {
       state: row.rollout_state,
       revision: row.rollout_revision,
@@ -957,16 +960,6 @@ export class DeploymentsService {
       pods: [],
       reportedAt: null,
     };
-    if (row.revision > 0) {
-      const findings =
-        context !== undefined
-          ? (context.findings.get(row.id) ?? null)
-          : ((await this.deps.repo.findRevision(row.id, row.revision))?.findings ?? null);
-      for (const f of parseArray(findings)) {
-        const key = isRecord(f) ? SEVERITY_KEYS.find((k) => k === f.severity) : undefined;
-        if (key !== undefined) counts[key]++;
-      }
-    }
     if (row.rollout_state !== 'none' && row.lifecycle === 'active') {
       const expected = parseGenerations(row.rollout_generations);
       const inventory = await this.deps.inventory.read(
@@ -1117,14 +1110,6 @@ function parseArray(text: string | null): unknown[] {
   }
 }
 
-function parseError(text: string | null): { code: string; message: string } | null {
-  if (text === null) return null;
-  const value = parseJsonObject(text);
-  return typeof value.code === 'string' && typeof value.message === 'string'
-    ? { code: value.code, message: value.message }
-    : null;
-}
-
 function parseRevisionSource(text: string): RevisionSource {
   const value = parseJsonObject(text);
   if (value.type === 'builder' && Value.Check(DeploymentForm, value.form)) return { type: 'builder', form: value.form };
@@ -1156,14 +1141,18 @@ function endedWithoutResult(
   return null;
 }
 
-function toRevisionSummary(rev: Omit<RevisionRow, 'manifests'>): DeploymentRevisionSummary {
+/** Stored findings (JSON) counted by severity. */
+function findingCounts(findings: string | null): DeploymentRevisionSummary['findingCounts'] {
   const counts = { info: 0, low: 0, medium: 0, high: 0 };
-  for (const f of parseArray(rev.findings)) {
-    if (isRecord(f) && typeof f.severity === 'string') {
-      const key = SEVERITY_KEYS.find((k) => k === f.severity);
-      if (key !== undefined) counts[key]++;
-    }
+  for (const f of parseArray(findings)) {
+    const key = isRecord(f) ? SEVERITY_KEYS.find((k) => k === f.severity) : undefined;
+    if (key !== undefined) counts[key]++;
   }
+  return counts;
+}
+
+function toRevisionSummary(rev: Omit<RevisionRow, 'manifests'>): DeploymentRevisionSummary {
+  const counts = findingCounts(rev.findings);
   return {
     revision: rev.revision,
     createdAt: iso(rev.created_at),

@@ -50,11 +50,7 @@ export class RolloutWatch implements HeartbeatListener {
     const due =
       observation.inventory.mode !== 'same'
         ? rollouts
-        : rollouts.filter(
-            (r) =>
-              this.seen.get(r.id) !== r.rollout_revision ||
-              (r.rollout_state === 'progressing' && r.rollout_deadline_at !== null && now >= r.rollout_deadline_at),
-          );
+        : rollouts.filter((r) => this.seen.get(r.id) !== r.rollout_revision || pastDeadline(r, now));
     if (due.length > 0) await this.check(observation.clusterId, due);
   }
 
@@ -65,15 +61,12 @@ export class RolloutWatch implements HeartbeatListener {
       if (rollout.rollout_revision === null) continue;
       this.seen.set(rollout.id, rollout.rollout_revision);
       const expected = parseGenerations(rollout.rollout_generations);
-      const pastDeadline =
-        rollout.rollout_state === 'progressing' &&
-        rollout.rollout_deadline_at !== null &&
-        now >= rollout.rollout_deadline_at;
+      const stalling = pastDeadline(rollout, now);
       // Pods only for the evidence of a stall: readiness needs the workloads alone.
       const inventory = await this.deps.inventory.read(clusterId, {
         namespace: rollout.namespace,
         workloads: expected,
-        withPods: pastDeadline,
+        withPods: stalling,
       });
       const progress = rolloutProgress(rollout.namespace, expected, inventory.workloads, inventory.pods);
       if (progress.ready) {
@@ -89,7 +82,7 @@ export class RolloutWatch implements HeartbeatListener {
         this.forget(clusterId, rollout.id);
         continue;
       }
-      if (pastDeadline) {
+      if (stalling) {
         const done = await this.deps.repo.update(
           rollout.id,
           { rollout_state: 'stalled' },
@@ -151,4 +144,13 @@ export class RolloutWatch implements HeartbeatListener {
     })();
     await this.loading;
   }
+}
+
+/** A rollout still progressing when its deadline has passed: it is to be marked stalled. */
+function pastDeadline(rollout: WatchedRollout, now: number): boolean {
+  return (
+    rollout.rollout_state === 'progressing' &&
+    rollout.rollout_deadline_at !== null &&
+    now >= rollout.rollout_deadline_at
+  );
 }

@@ -122,32 +122,15 @@ export async function fetchGitSource(source: GitSource, options: GitSourceOption
   );
   deadline.check();
 
-  const gitPath = await findExecutable(options.gitPath ?? 'git', systemPath());
-  if (gitPath === undefined) {
-    throw gitSourceError('git_unavailable', 'git is not installed on the server: install git to import from Git');
-  }
+  const gitPath = await findGit(options.gitPath);
 
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'niro-git-'));
   try {
-    const workReal = await realpath(work);
+    const git = await gitRunner(work, { gitPath, deadline, url, refText, credential, env: options.env }, ['checkout']);
+    const { redactor } = git;
+    const workReal = git.workDir;
     const home = join(workReal, 'home');
-    const template = join(workReal, 'template');
     const checkout = join(workReal, 'checkout');
-    await mkdir(home);
-    await mkdir(template);
-    const secrets = credential === undefined ? [] : credentialSecrets(credential);
-    const redactor = new Redactor(secrets, [checkout, workReal, work]);
-    const git: GitRunner = {
-      gitPath,
-      deadline,
-      redactor,
-      url,
-      refText,
-      hasCredential: credential !== undefined,
-      env: gitEnv(home, options.env ?? {}, secrets[0]),
-      baseArgs: hardeningArgs(template),
-      workDir: workReal,
-    };
 
     const commit = await cloneRef(git, ref, checkout, limits.maxRepoBytes);
     await checkTreeSize(git, checkout, commit, limits.maxRepoBytes);
@@ -216,31 +199,12 @@ export async function resolveGitRef(
       ),
     options.signal,
   );
-  const gitPath = await findExecutable(options.gitPath ?? 'git', systemPath());
-  if (gitPath === undefined) {
-    throw gitSourceError('git_unavailable', 'git is not installed on the server: install git to import from Git');
-  }
+  const gitPath = await findGit(options.gitPath);
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'niro-git-'));
   try {
-    const workReal = await realpath(work);
-    const home = join(workReal, 'home');
-    const template = join(workReal, 'template');
-    await mkdir(home);
-    await mkdir(template);
-    const secrets = credential === undefined ? [] : credentialSecrets(credential);
-    const git: GitRunner = {
-      gitPath,
-      deadline,
-      redactor: new Redactor(secrets, [workReal, work]),
-      url,
-      refText: ref.name,
-      hasCredential: credential !== undefined,
-      env: gitEnv(home, options.env ?? {}, secrets[0]),
-      baseArgs: hardeningArgs(template),
-      workDir: workReal,
-    };
+    const git = await gitRunner(work, { gitPath, deadline, url, refText: ref.name, credential, env: options.env });
     const wanted = [`refs/heads/${ref.name}`, `refs/tags/${ref.name}^{}`, `refs/tags/${ref.name}`];
-    const output = await runGit(git, workReal, ['ls-remote', '--', url.href, ...wanted]);
+    const output = await runGit(git, git.workDir, ['ls-remote', '--', url.href, ...wanted]);
     if (output.code !== 0) throw cloneError(git, output);
     const found = new Map<string, string>();
     for (const line of output.stdout.toString('utf8').split('\n')) {
@@ -272,6 +236,51 @@ type GitRunner = {
   baseArgs: string[];
   workDir: string;
 };
+
+/** git, from the PATH unless given; git_unavailable without it. */
+async function findGit(gitPath: string | undefined): Promise<string> {
+  const found = await findExecutable(gitPath ?? 'git', systemPath());
+  if (found === undefined) {
+    throw gitSourceError('git_unavailable', 'git is not installed on the server: install git to import from Git');
+  }
+  return found;
+}
+
+/**
+ * Runs git in the fresh folder `work`: an empty HOME and template folder inside it, the hardening,
+ * the credential through the environment, and messages redacted of the credential and of the
+ * folder's paths (`subfolders` of it first, for shorter names).
+ */
+async function gitRunner(
+  work: string,
+  fields: {
+    gitPath: string;
+    deadline: Deadline;
+    url: GitUrl;
+    refText: string;
+    credential: { username: string; password: string } | undefined;
+    env: Record<string, string> | undefined;
+  },
+  subfolders: string[] = [],
+): Promise<GitRunner> {
+  const workReal = await realpath(work);
+  const home = join(workReal, 'home');
+  const template = join(workReal, 'template');
+  await mkdir(home);
+  await mkdir(template);
+  const secrets = fields.credential === undefined ? [] : credentialSecrets(fields.credential);
+  return {
+    gitPath: fields.gitPath,
+    deadline: fields.deadline,
+    redactor: new Redactor(secrets, [...subfolders.map((f) => join(workReal, f)), workReal, work]),
+    url: fields.url,
+    refText: fields.refText,
+    hasCredential: fields.credential !== undefined,
+    env: gitEnv(home, fields.env ?? {}, secrets[0]),
+    baseArgs: hardeningArgs(template),
+    workDir: workReal,
+  };
+}
 
 function hardeningArgs(template: string): string[] {
   const config = [
