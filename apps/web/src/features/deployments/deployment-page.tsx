@@ -30,6 +30,7 @@ import {
 } from './deployment-ui.js';
 import { RevisionsSection } from './revisions.js';
 import { DeploymentEditor } from './deployment-editor.js';
+import { ListTable } from '../../lib/list-table.js';
 
 const BUSY_POLL_MS = 5_000;
 const IDLE_POLL_MS = 30_000;
@@ -373,70 +374,46 @@ function RolloutPanel({ d }: { d: Deployment }) {
         </>
       )}
       {r.workloads.length > 0 && (
-        <Table.ScrollContainer minWidth={520}>
-          <Table data-testid="rollout-workloads">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Workload</Table.Th>
-                <Table.Th>Ready</Table.Th>
-                <Table.Th>Updated</Table.Th>
-                <Table.Th>Available</Table.Th>
-                <Table.Th>State</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {r.workloads.map((w) => (
-                <Table.Tr key={`${w.kind}/${w.name}`}>
-                  <Table.Td>
-                    {w.kind}/{w.name}
-                  </Table.Td>
-                  <Table.Td>
-                    {w.readyReplicas}/{w.replicas}
-                  </Table.Td>
-                  <Table.Td>{w.updatedReplicas}</Table.Td>
-                  <Table.Td>{w.availableReplicas}</Table.Td>
-                  <Table.Td>
-                    {w.ready ? 'ready' : w.observed ? 'rolling out' : 'waiting for the new generation'}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={520}
+          data-testid="rollout-workloads"
+          columns={['Workload', 'Ready', 'Updated', 'Available', 'State']}
+        >
+          {r.workloads.map((w) => (
+            <Table.Tr key={`${w.kind}/${w.name}`}>
+              <Table.Td>
+                {w.kind}/{w.name}
+              </Table.Td>
+              <Table.Td>
+                {w.readyReplicas}/{w.replicas}
+              </Table.Td>
+              <Table.Td>{w.updatedReplicas}</Table.Td>
+              <Table.Td>{w.availableReplicas}</Table.Td>
+              <Table.Td>{w.ready ? 'ready' : w.observed ? 'rolling out' : 'waiting for the new generation'}</Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
       {r.pods.length > 0 && (
-        <Table.ScrollContainer minWidth={520}>
-          <Table data-testid="rollout-pods">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Pod</Table.Th>
-                <Table.Th>Phase</Table.Th>
-                <Table.Th>Ready</Table.Th>
-                <Table.Th>Restarts</Table.Th>
-                <Table.Th>Reason</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {r.pods.map((p) => (
-                <Table.Tr key={p.name} data-pod={p.name}>
-                  <Table.Td>{p.name}</Table.Td>
-                  <Table.Td>{p.phase}</Table.Td>
-                  <Table.Td>{p.ready ? 'yes' : 'no'}</Table.Td>
-                  <Table.Td>{p.restarts}</Table.Td>
-                  <Table.Td>
-                    {p.reason === null ? (
-                      '—'
-                    ) : (
-                      <Badge color="red" variant="light" size="sm" data-testid="pod-reason">
-                        {p.reason}
-                      </Badge>
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable minWidth={520} data-testid="rollout-pods" columns={['Pod', 'Phase', 'Ready', 'Restarts', 'Reason']}>
+          {r.pods.map((p) => (
+            <Table.Tr key={p.name} data-pod={p.name}>
+              <Table.Td>{p.name}</Table.Td>
+              <Table.Td>{p.phase}</Table.Td>
+              <Table.Td>{p.ready ? 'yes' : 'no'}</Table.Td>
+              <Table.Td>{p.restarts}</Table.Td>
+              <Table.Td>
+                {p.reason === null ? (
+                  '—'
+                ) : (
+                  <Badge color="red" variant="light" size="sm" data-testid="pod-reason">
+                    {p.reason}
+                  </Badge>
+                )}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
     </Stack>
   );
@@ -457,29 +434,18 @@ function DriftPanel({ d }: { d: Deployment }) {
       </Group>
       {drift.state === 'clean' && <Text size="sm">The live objects match the applied revision.</Text>}
       {drift.objects.length > 0 && (
-        <Table.ScrollContainer minWidth={520}>
-          <Table data-testid="drift-objects">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Object</Table.Th>
-                <Table.Th>State</Table.Th>
-                <Table.Th>Changed fields</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {drift.objects.map((o, i) => (
-                <Table.Tr key={i}>
-                  <Table.Td>
-                    {o.kind} {o.namespace === undefined ? '' : `${o.namespace}/`}
-                    {o.name}
-                  </Table.Td>
-                  <Table.Td>{o.action}</Table.Td>
-                  <Table.Td>{(o.fields ?? []).join(', ') || (o.message ?? '')}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable minWidth={520} data-testid="drift-objects" columns={['Object', 'State', 'Changed fields']}>
+          {drift.objects.map((o, i) => (
+            <Table.Tr key={i}>
+              <Table.Td>
+                {o.kind} {o.namespace === undefined ? '' : `${o.namespace}/`}
+                {o.name}
+              </Table.Td>
+              <Table.Td>{o.action}</Table.Td>
+              <Table.Td>{(o.fields ?? []).join(', ') || (o.message ?? '')}</Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
     </Stack>
   );

@@ -3,6 +3,7 @@ import { Badge, Box, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { evaluateYaml, type Environment } from '@niro/policy';
 import type { ManifestError, PolicyFinding, PolicySeverity } from '@niro/protocol';
 import { SEVERITY_COLOR, SEVERITY_ORDER } from './deployment-ui.js';
+import { ListTable } from '../../lib/list-table.js';
 
 export type LiveFindings = { findings: PolicyFinding[]; errors: ManifestError[]; environment: Environment };
 
@@ -50,54 +51,44 @@ export function FindingsTable({ findings, testId }: { findings: readonly PolicyF
     );
   }
   return (
-    <Table.ScrollContainer minWidth={560}>
-      <Table verticalSpacing={4} data-testid={testId}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Severity</Table.Th>
-            <Table.Th>Rule</Table.Th>
-            <Table.Th>Object</Table.Th>
-            <Table.Th>Message and fix</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {findings.map((f, i) => (
-            <Table.Tr
-              key={`${f.ruleId}:${f.object.kind}:${f.object.name}:${f.container ?? ''}:${i}`}
-              data-rule={f.ruleId}
-            >
-              <Table.Td>
-                <Badge color={SEVERITY_COLOR[f.severity]} variant="light" size="sm">
-                  {f.severity}
-                </Badge>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm" fw={500}>
-                  {f.title}
-                </Text>
-                <Text size="xs" c="dimmed">
-                  {f.ruleId}
-                </Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">
-                  {f.object.kind}/{f.object.name}
-                  {f.container === undefined ? '' : ` (${f.container})`}
-                </Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm">{f.message}</Text>
-                {f.fix !== undefined && (
-                  <Text size="xs" c="dimmed">
-                    Fix: {f.fix}
-                  </Text>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ListTable
+      minWidth={560}
+      verticalSpacing={4}
+      data-testid={testId}
+      columns={['Severity', 'Rule', 'Object', 'Message and fix']}
+    >
+      {findings.map((f, i) => (
+        <Table.Tr key={`${f.ruleId}:${f.object.kind}:${f.object.name}:${f.container ?? ''}:${i}`} data-rule={f.ruleId}>
+          <Table.Td>
+            <Badge color={SEVERITY_COLOR[f.severity]} variant="light" size="sm">
+              {f.severity}
+            </Badge>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm" fw={500}>
+              {f.title}
+            </Text>
+            <Text size="xs" c="dimmed">
+              {f.ruleId}
+            </Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">
+              {f.object.kind}/{f.object.name}
+              {f.container === undefined ? '' : ` (${f.container})`}
+            </Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm">{f.message}</Text>
+            {f.fix !== undefined && (
+              <Text size="xs" c="dimmed">
+                Fix: {f.fix}
+              </Text>
+            )}
+          </Table.Td>
+        </Table.Tr>
+      ))}
+    </ListTable>
   );
 }
 

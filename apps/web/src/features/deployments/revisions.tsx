@@ -21,6 +21,7 @@ import { PageError, PageLoading } from '../shell/page-states.js';
 import { STATUS_COLOR, StateBadge } from './deployment-ui.js';
 import { FindingsTable, SeverityCounts } from './findings-panel.js';
 import { LazyCodeEditor } from './lazy-code-editor.js';
+import { ListTable } from '../../lib/list-table.js';
 
 export function sourceText(source: RevisionSource): string {
   if (source.type === 'builder') return 'builder';
@@ -250,33 +251,22 @@ function RevisionDetail({ deploymentId, revision }: { deploymentId: string; revi
           {r.status === 'pending' ? 'Waiting for the agent’s result.' : 'The agent reported no object.'}
         </Text>
       ) : (
-        <Table.ScrollContainer minWidth={520}>
-          <Table data-testid="revision-objects">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Object</Table.Th>
-                <Table.Th>Result</Table.Th>
-                <Table.Th>Message</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {r.objects.map((o, i) => (
-                <Table.Tr key={i}>
-                  <Table.Td>
-                    {o.kind} {o.namespace === undefined ? '' : `${o.namespace}/`}
-                    {o.name}
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge size="sm" variant="light" color={o.action === 'failed' ? 'red' : 'gray'}>
-                      {o.action}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>{o.message ?? ''}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable minWidth={520} data-testid="revision-objects" columns={['Object', 'Result', 'Message']}>
+          {r.objects.map((o, i) => (
+            <Table.Tr key={i}>
+              <Table.Td>
+                {o.kind} {o.namespace === undefined ? '' : `${o.namespace}/`}
+                {o.name}
+              </Table.Td>
+              <Table.Td>
+                <Badge size="sm" variant="light" color={o.action === 'failed' ? 'red' : 'gray'}>
+                  {o.action}
+                </Badge>
+              </Table.Td>
+              <Table.Td>{o.message ?? ''}</Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
       <Title order={4} size="h5">
         Policy findings

@@ -19,6 +19,7 @@ import { Link, usePageTitle } from '../../lib/router.js';
 import { formatTime } from '../../lib/format.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
 import { DEPLOYMENTS_CSS } from '../deployments/deployment-ui.js';
+import { ListTable } from '../../lib/list-table.js';
 
 const RANK: Record<Role, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 const canWriteIn = (role: Role | undefined): boolean => role === undefined || RANK[role] >= RANK.member;
@@ -60,24 +61,16 @@ export function RegistriesPage() {
           your own).
         </Text>
       ) : (
-        <Table.ScrollContainer minWidth={720}>
-          <Table striped data-testid="registries-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Server</Table.Th>
-                <Table.Th>Username</Table.Th>
-                <Table.Th>Last verified</Table.Th>
-                <Table.Th>Actions</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.data.items.map((r) => (
-                <RegistryRow key={r.id} registry={r} canWrite={canWriteIn(roleOf(r.orgId))} onChanged={list.reload} />
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={720}
+          striped
+          data-testid="registries-table"
+          columns={['Name', 'Server', 'Username', 'Last verified', 'Actions']}
+        >
+          {list.data.items.map((r) => (
+            <RegistryRow key={r.id} registry={r} canWrite={canWriteIn(roleOf(r.orgId))} onChanged={list.reload} />
+          ))}
+        </ListTable>
       )}
       <AddRegistryForm orgs={me.data?.orgs ?? []} onAdded={list.reload} />
     </Stack>
