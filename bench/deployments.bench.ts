@@ -28,7 +28,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DefaultQueryExecutor, type CompiledQuery, type QueryResult } from 'kysely';
-import pg from 'pg';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { buildManifests } from '@niro/builder';
@@ -62,9 +61,9 @@ import { DeploymentsRepository } from '../apps/server/src/modules/deployments/de
 import { InventoryReader } from '../apps/server/src/modules/deployments/inventory-reader.js';
 import { rolloutProgress, type ExpectedWorkload } from '../apps/server/src/modules/deployments/rollout.js';
 import { percentiles, pool, type Percentiles } from './commands-fleet.js';
+import { benchPostgresDatabase } from './postgres-database.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
-const PG_ADMIN = 'postgres://postgres@127.0.0.1:54329/postgres';
 const NS = 'bench';
 const PER_CLUSTER = 5;
 const VARIANTS = 4;
@@ -166,29 +165,6 @@ function shapeOf(text: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Server, API and simulated agents
-
-async function pgUrl(): Promise<{ url: string; dispose(): Promise<void> } | null> {
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `niro_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async dispose() {
-      const a = new pg.Client({ connectionString: PG_ADMIN });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
-}
 
 type Api = {
   server: RunningServer;
@@ -948,7 +924,7 @@ async function main(): Promise<void> {
   const only = process.env.NIRO_BENCH_DB;
   if (only !== 'postgres') results.push(await run('SQLite', null));
   if (only !== 'sqlite') {
-    const pgDb = await pgUrl();
+    const pgDb = await benchPostgresDatabase();
     if (pgDb === null) log('PostgreSQL: skipped (no server at the test URL)');
     else {
       try {

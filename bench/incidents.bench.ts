@@ -34,11 +34,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import pg from 'pg';
 import pino from 'pino';
 import type { CreateClusterResponse, EnrollRequest, EnrollResponse } from '@niro/protocol';
 import { startServer, type Logger, type RunningServer } from '@niro/server';
 import type { Change, ChangeOrder, FleetAgent, FleetStats, FromFleet, Timed, ToFleet } from './incidents-fleet.js';
+import { BENCH_POSTGRES_ADMIN_URL, benchPostgresDatabase } from './postgres-database.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 const CLUSTERS = QUICK ? 200 : 1000;
@@ -48,7 +48,6 @@ const WAVES = 3;
 /** Clusters per wave and per change (crash loop, node, pull error, control). */
 const PER_CHANGE = QUICK ? 10 : 50;
 const GOAL_MS = 1000;
-const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:54329/postgres';
 const CHANGES: readonly Change[] = ['crashloop', 'node', 'pull', 'control'];
 const INCIDENT_TYPE: Record<Exclude<Change, 'control'>, string> = {
   crashloop: 'pod_crash_looping',
@@ -146,30 +145,6 @@ function benchLogger(sink: LogSink): Logger {
       },
     },
   );
-}
-
-/** A fresh PostgreSQL database, or null when the test server does not answer. */
-async function postgresDatabase(): Promise<{ url: string; dispose(): Promise<void> } | null> {
-  const name = `niro_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async dispose() {
-      const a = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
 }
 
 /** A webhook receiver that answers 204 and counts deliveries per incident and event type. */
@@ -534,9 +509,9 @@ async function main(): Promise<void> {
   if (only === 'sqlite' || (QUICK && only !== 'postgres')) {
     pgNote = 'PostgreSQL skipped (NIRO_BENCH_QUICK or NIRO_BENCH_DB=sqlite).';
   } else {
-    const pgDb = await postgresDatabase();
+    const pgDb = await benchPostgresDatabase();
     if (pgDb === null) {
-      pgNote = `PostgreSQL skipped: ${PG_ADMIN_URL} did not answer (scripts/postgres-test-server.sh start).`;
+      pgNote = `PostgreSQL skipped: ${BENCH_POSTGRES_ADMIN_URL} did not answer (scripts/postgres-test-server.sh start).`;
     } else {
       try {
         results.push(await runOn('postgres', pgDb));

@@ -21,18 +21,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import pino from 'pino';
 import { sql } from 'kysely';
 import { startServer, type RunningServer } from '@niro/server';
 import { CLUSTER_HOUR, decodeHour, decodePodSamples, POD_HOUR } from '../apps/server/src/modules/usage/usage.codec.js';
 import { UsageRepository, type PodMinute } from '../apps/server/src/modules/usage/usage.repository.js';
+import { benchPostgresDatabase } from './postgres-database.js';
 
 const CLUSTERS = 50;
 const PODS = 50;
 const TARGET_CLUSTERS = 1000;
 const HEARTBEAT_S = 15;
-const PG_ADMIN = 'postgres://postgres@127.0.0.1:54329/postgres';
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 
 type Observation = Parameters<RunningServer['services']['usage']['heartbeatApplied']>[0];
@@ -56,29 +55,6 @@ function random(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function pgUrl(): Promise<{ url: string; dispose(): Promise<void> } | null> {
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `niro_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async dispose() {
-      const a = new pg.Client({ connectionString: PG_ADMIN });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
   };
 }
 
@@ -472,7 +448,7 @@ const results: RunFigures[] = [];
 const only = process.env.NIRO_BENCH_DB;
 if (only !== 'postgres') results.push(await run('SQLite', null));
 if (only !== 'sqlite') {
-  const pgDb = await pgUrl();
+  const pgDb = await benchPostgresDatabase();
   if (pgDb === null) console.log('\nPostgreSQL: skipped (no server at the test URL)');
   else {
     try {
