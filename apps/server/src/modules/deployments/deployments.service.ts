@@ -779,14 +779,11 @@ export class DeploymentsService {
       built.evaluation ??
       (await this.deps.policy.evaluate({ yaml: built.manifests, environment: cluster.environment }));
     const now = this.deps.clock.now();
-    const current = await this.deps.repo.find(row.id);
-    if (current === undefined) throw new NotFoundError('Deployment', 'deployment_not_found');
-    const revision = current.revision + 1;
+    // The revision the caller read; the conditional update below refuses if another apply took it.
+    const revision = row.revision + 1;
     const findings = [...evaluation.findings, ...firstRevisionFindings(revision, built.manifests, cluster.environment)];
     const claimed = await this.deps.repo.transaction(async (repo) => {
-      if (
-        !(await repo.update(row.id, { revision, status: 'pending', updated_at: now }, { revision: current.revision }))
-      ) {
+      if (!(await repo.update(row.id, { revision, status: 'pending', updated_at: now }, { revision: row.revision }))) {
         return false;
       }
       await repo.insertRevision({
