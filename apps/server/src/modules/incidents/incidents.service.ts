@@ -621,11 +621,11 @@ export class IncidentsService implements HeartbeatListener {
   }
 
   async get(scope: AccessScope, id: string): Promise<IncidentDetail> {
+    // The timeline first, then the row: a change writes both in one transaction, so the row read
+    // afterwards is at least as new as the events (evidence_added never shows beside older evidence).
+    const events = await this.repo.events(id);
     const row = await this.visible(scope, id, 'viewer');
-    const [events, cluster] = await Promise.all([
-      this.repo.events(id),
-      row.cluster_id === null ? undefined : this.repo.clusterOf(row.cluster_id),
-    ]);
+    const cluster = row.cluster_id === null ? undefined : await this.repo.clusterOf(row.cluster_id);
     return {
       ...toIncident(row, cluster?.name ?? null),
       details: parseJson(row.details),
