@@ -104,7 +104,7 @@ describeBrowser('dashboard sessions, keyboard and accessibility in Chromium', ()
       expect(before).toBeDefined();
 
       await page.getByRole('button', { name: 'Sign out' }).click();
-      await page.waitForURL(`${server.url}/login`);
+      await page.waitForURL(`${server.url}/login`, { timeout: 20_000 });
       await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
       // The old cookie no longer opens anything, in this browser or any other.
       const me = await fetch(`${server.url}/api/v1/me`, { headers: { cookie: `niro_session=${before?.value ?? ''}` } });
@@ -116,6 +116,36 @@ describeBrowser('dashboard sessions, keyboard and accessibility in Chromium', ()
       await context.close();
     }
   });
+
+  it('signs out without "your session has ended" when a poll meets the ended session first', async () => {
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 1280, height: 800 } });
+    try {
+      // The incident list polls every 5 s; the sign-out's reply is held back for longer, after the
+      // server has ended the session, so a poll is bound to get its 401 in between.
+      await signInAt(page, server.url, '/incidents', { email, password });
+      await hydrated(page);
+      let polledAfterLogout = false;
+      let loggedOut = false;
+      page.on('response', (res) => {
+        if (loggedOut && res.url().includes('/api/v1/incidents') && res.status() === 401) polledAfterLogout = true;
+      });
+      await page.route('**/api/v1/auth/logout', async (route) => {
+        const res = await route.fetch();
+        loggedOut = true;
+        await expect.poll(() => polledAfterLogout, { timeout: 15_000 }).toBe(true);
+        // Time for a redirect the 401 might start to take the page away before the reply lands.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await route.fulfill({ response: res });
+      });
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${server.url}/login`, { timeout: 25_000 });
+      await page.getByRole('heading', { name: 'Sign in to Niro' }).waitFor();
+      expect(await page.getByTestId('session-ended').count()).toBe(0);
+      expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 
   it('can be used from the keyboard: a skip link first, then the main navigation', async () => {
     const { context, page } = await openPage(browser, { viewport: { width: 1024, height: 768 } });

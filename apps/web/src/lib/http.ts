@@ -20,6 +20,16 @@ export function loginHref(): string {
 let redirecting = false;
 
 /**
+ * Signs out: the server ends the session, then the browser goes to the sign-in form. A poll that
+ * meets the ended session meanwhile does not send the page to "your session has ended" instead.
+ */
+export async function signOut(): Promise<void> {
+  redirecting = true;
+  await fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' }).catch(() => undefined);
+  window.location.assign('/login');
+}
+
+/**
  * fetch() for /api/v1 with the session cookie. A 401 means the session expired or was revoked:
  * the page goes to the sign-in form, which comes back here afterwards. Other errors throw an
  * ApiError carrying the server's message.

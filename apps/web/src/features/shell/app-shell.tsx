@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { Box, Button, Container, Group, Text, Title, useMantineColorScheme } from '@mantine/core';
+import { signOut } from '../../lib/http.js';
 import { Link, useRouter } from '../../lib/router.js';
 
 const NAV: { href: string; label: string; match: (path: string) => boolean }[] = [
@@ -55,7 +56,7 @@ export function AppShell({ email, children }: { email: string; children: ReactNo
             {email}
           </Text>
           <ThemeToggle />
-          <Button variant="subtle" size="xs" onClick={() => void logout()}>
+          <Button variant="subtle" size="xs" onClick={() => void signOut()}>
             Sign out
           </Button>
         </Group>
@@ -91,9 +92,4 @@ function ThemeToggle() {
       Theme
     </Button>
   );
-}
-
-async function logout(): Promise<void> {
-  await fetch('/api/v1/auth/logout', { method: 'POST' }).catch(() => undefined);
-  window.location.assign('/login');
 }
