@@ -40,6 +40,7 @@ import {
   type Memory,
 } from './agent-proc.js';
 import { benchWorkloads } from './agent-workloads.js';
+import { cpuDescription, formatLoad, machineLine } from './machine.js';
 
 const NODES = 10;
 const FAST_INTERVAL_S = 2;
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
   let server: RunningServer | undefined;
   let agent: AgentProcess | undefined;
   try {
-    log(`${cpuModel()}; Node ${process.version}; load average ${loadText(load.start)}`);
+    log(`${cpuDescription()}; Node ${process.version}; load average ${formatLoad(load.start, ' ')}`);
     const compiledMain = buildCompiledAgent();
     const workloads = benchWorkloads(NODES);
     kube = await startKube({ nodes: NODES });
@@ -468,16 +469,10 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : Math.round(((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2);
 }
 
-function cpuModel(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const kb = (bytes: number): string => (bytes / 1024).toFixed(1);
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 const pc = (share: number): string => `${(100 * share).toFixed(2)} %`;
-const loadText = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
 const met = (ok: boolean): string => (ok ? 'met' : '**not met**');
 
 function intro(): string {
@@ -524,9 +519,8 @@ function report(r: Results): string {
     '',
     `## ${new Date().toISOString()} — agent on a 1,000-pod kwok cluster`,
     '',
-    `- CPU: ${cpuModel()}; Node ${process.version}; ${os.platform()} ${os.arch()}; ` +
-      `${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; load average ${loadText(r.load.start)} at the start, ` +
-      `${loadText(r.load.end)} at the end`,
+    `- ${machineLine()}; load average ${formatLoad(r.load.start, ' ')} at the start, ` +
+      `${formatLoad(r.load.end, ' ')} at the end`,
     `- Cluster: ${NODES} kwok nodes, ${r.pods} pods as the agent reported them (50 Deployments of 2–45`,
     "  replicas, 4 StatefulSets, 2 DaemonSets, the agent's own Deployment; 1–2 containers with requests,",
     `  limits, probes, env, labels), all Running ${r.podsRunningSeconds.toFixed(0)} s after the apply. The agent has the`,

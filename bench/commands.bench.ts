@@ -30,6 +30,7 @@ import {
   type Percentiles,
   type SimulatedFleet,
 } from './commands-fleet.js';
+import { formatLoad, machineLine } from './machine.js';
 
 const AGENTS = Number(process.env.NIRO_BENCH_AGENTS ?? 1000);
 const PINGS = Number(process.env.NIRO_BENCH_PINGS ?? 2000);
@@ -225,8 +226,6 @@ const fmt = (p: Percentiles): string =>
   `p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)}, max ${ms(p.max)} (n=${p.count})`;
 
 function report(f: Figures, seconds: number): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
   const row = (label: string, p: Percentiles): string =>
     `| ${label} | ${p.count} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} |`;
   const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
@@ -235,8 +234,8 @@ function report(f: Figures, seconds: number): string {
     '',
     `## ${new Date().toISOString()} — command round trip, ${AGENTS} agents connected (\`npm run bench:commands\`)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${startLoad.map((x) => x.toFixed(2)).join(' / ')}; other work on the`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; other work on the`,
     '  machine slows every row alike, so compare the rows of one section rather than sections.',
     `- One server process, SQLite in WAL mode; ${AGENTS} simulated agents on the WebSocket gateway, all in`,
     '  the same process as the server and the API client (one event loop; the baselines likewise).',

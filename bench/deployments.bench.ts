@@ -61,7 +61,8 @@ import { DeploymentsRepository } from '../apps/server/src/modules/deployments/de
 import { InventoryReader } from '../apps/server/src/modules/deployments/inventory-reader.js';
 import { rolloutProgress, type ExpectedWorkload } from '../apps/server/src/modules/deployments/rollout.js';
 import { percentiles, pool, type Percentiles } from './commands-fleet.js';
-import { benchPostgresDatabase } from './postgres-database.js';
+import { formatLoad, machineLine } from './machine.js';
+import { runOnSqliteThenPostgres } from './postgres-database.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 const NS = 'bench';
@@ -920,28 +921,13 @@ async function main(): Promise<void> {
   countStatements();
   const progress = measureProgress();
   log(`rolloutProgress: ${progress.progressUs.toFixed(1)} µs/call; namespace loop ${progress.loopUs.toFixed(1)} µs`);
-  const results: RunFigures[] = [];
-  const only = process.env.NIRO_BENCH_DB;
-  if (only !== 'postgres') results.push(await run('SQLite', null));
-  if (only !== 'sqlite') {
-    const pgDb = await benchPostgresDatabase();
-    if (pgDb === null) log('PostgreSQL: skipped (no server at the test URL)');
-    else {
-      try {
-        results.push(await run('PostgreSQL', pgDb.url));
-      } finally {
-        await pgDb.dispose();
-      }
-    }
-  }
-  const cpus = os.cpus();
-  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
+  const results = await runOnSqliteThenPostgres(run, () => log('PostgreSQL: skipped (no server at the test URL)'));
   const section = [
     '',
     `## ${new Date().toISOString()} — deployments: rollout watch, apply, list (\`npm run bench:deployments\`)`,
     '',
-    `- CPU: ${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores); Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${load(startLoad)}; at the end: ${load(os.loadavg())}. Other work on the`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; at the end: ${formatLoad(os.loadavg())}. Other work on the`,
     '  machine slows every row alike: compare the rows of one section, not sections.',
     '- Server in this process, drift job stopped. 1: pairs of clusters holding the same inventory (plus 5',
     '  Deployments mid-rollout, 1 of 3 replicas updated); in each pair one has 5 YAML deployments applied and',

@@ -38,6 +38,7 @@ import pino from 'pino';
 import type { CreateClusterResponse, EnrollRequest, EnrollResponse } from '@niro/protocol';
 import { startServer, type Logger, type RunningServer } from '@niro/server';
 import type { Change, ChangeOrder, FleetAgent, FleetStats, FromFleet, Timed, ToFleet } from './incidents-fleet.js';
+import { formatLoad, machineLine } from './machine.js';
 import { BENCH_POSTGRES_ADMIN_URL, benchPostgresDatabase } from './postgres-database.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
@@ -543,9 +544,6 @@ function summary(r: DbResult | undefined): string {
 }
 
 function report(results: DbResult[], pgNote: string, seconds: number): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
-  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
   const first = results[0];
   const interval = first?.intervalSeconds ?? 15;
   const pct = (p: Percentiles | undefined): string =>
@@ -560,8 +558,8 @@ function report(results: DbResult[], pgNote: string, seconds: number): string {
     '',
     `## ${new Date().toISOString()} — incident detection latency, ${CLUSTERS.toLocaleString('en')} clusters (\`npm run bench:incidents\`)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${load(startLoad)}; at the end: ${load(os.loadavg())}.`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; at the end: ${formatLoad(os.loadavg())}.`,
     `- Fleet: ${CLUSTERS} simulated clusters (${NODES} nodes / ${PODS} pods each, @niro/testkit k3s inventories) heartbeating`,
     `  every ${interval} s ±10 % (the server's interval), first heartbeats spread over one interval; gzip, keep-alive.`,
     '  Agents in a worker thread, the server in this process, one webhook channel (min severity low) to a',

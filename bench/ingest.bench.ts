@@ -37,6 +37,7 @@ import {
   mutateInventory,
   type ClusterInventory,
 } from '@niro/testkit';
+import { machineLine } from './machine.js';
 import type { PhaseRequest, PhaseResult, WorkerMessage } from './tcp-load.worker.js';
 
 const PARSE_SECONDS = 1.5;
@@ -468,8 +469,6 @@ class LoadWorker {
 }
 
 function report(results: Result[], seconds: number): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
   const n = (x: number): string => x.toFixed(0);
   const pc = (a: number, b: number): string => (b > 0 ? `${((100 * a) / b).toFixed(0)} %` : '–');
   const ms = (x: number): string => `${x.toFixed(1)} ms`;
@@ -477,7 +476,7 @@ function report(results: Result[], seconds: number): string {
     '',
     `## ${new Date().toISOString()} — heartbeat ingest (service, inject and TCP)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
+    `- ${machineLine()}`,
     '- One heartbeat in flight per cluster; SQLite in WAL mode. `full`: every heartbeat changes one pod',
     "  (document, summary and that pod's rows rewritten). `delta`: a one-pod delta, there and back",
     "  (summary and that pod's rows written at once, the document at most once per 30 s per cluster).",

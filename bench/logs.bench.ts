@@ -34,6 +34,7 @@ import { percentiles, type Percentiles } from './commands-fleet.js';
 import { buildChunk, LogAgent, type LogPump, type LogChunk, type PumpMode } from './logs-agent.js';
 import { openBareStream } from './logs-baseline.js';
 import { FastReader, SlowReader } from './logs-readers.js';
+import { formatLoad, machineLine } from './machine.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 const SCALE = QUICK ? 0.25 : 1;
@@ -520,8 +521,6 @@ const fmtRate = (r: Rate): string =>
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 
 function report(f: Figures, seconds: number): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
   const { niro, bare } = f.throughput;
   const s = f.slow;
   const growth = s.atEnd.rss - s.atOpen.rss;
@@ -552,8 +551,8 @@ function report(f: Figures, seconds: number): string {
     '',
     `## ${new Date().toISOString()} — pod log streaming (\`npm run bench:logs\`)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${startLoad.map((x) => x.toFixed(2)).join(' / ')}; other work on the`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; other work on the`,
     '  machine slows every row alike, so compare the rows of one section rather than sections.',
     '- One server process, SQLite in WAL mode. Simulated agents on the WebSocket gateway, SSE readers over',
     '  loopback HTTP (node:http), the baseline relay: all in the server’s process (one event loop).',

@@ -41,6 +41,7 @@ import {
   type Workload,
 } from '@niro/policy';
 import { canonicalJson } from '@niro/protocol/inventory-hash';
+import { formatLoad, machineLine } from './machine.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 10 : 60;
@@ -427,8 +428,6 @@ type Figures = {
 };
 
 function report(f: Figures): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
   const ms = (x: number): string => `${x.toFixed(2)} ms`;
   const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
   const row = (t: Timing, n: string, vs: string): string =>
@@ -439,11 +438,8 @@ function report(f: Figures): string {
     '',
     `## ${new Date().toISOString()} — policy engine on a ${f.pods.toLocaleString('en')}-pod inventory (\`npm run bench:policy\`)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${startLoad.map((x) => x.toFixed(2)).join(' / ')}; at the end: ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' / ')}. Other work on the machine slows every row alike: compare rows of one section.`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; at the end: ${formatLoad(os.loadavg())}. Other work on the machine slows every row alike: compare rows of one section.`,
     `- Inventory: ${f.workloads} workloads with distinct pod templates (Deployments, StatefulSets, DaemonSets,`,
     `  Jobs, CronJobs over ${NAMESPACES} namespaces; 1–3 containers, some init containers and sidecars) running`,
     `  ${f.pods} pods, and ${f.others} related objects (Services, PDBs, HPAs, NetworkPolicies, ServiceAccounts);`,

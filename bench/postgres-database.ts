@@ -27,3 +27,29 @@ export async function benchPostgresDatabase(): Promise<{ url: string; dispose():
     },
   };
 }
+
+/**
+ * Runs a benchmark on SQLite, then on a throwaway PostgreSQL database from benchPostgresDatabase(),
+ * each unless NIRO_BENCH_DB names only the other (`sqlite` or `postgres`). `skipped` is called when the
+ * PostgreSQL server does not answer, so that each benchmark words that in its own log.
+ */
+export async function runOnSqliteThenPostgres<T>(
+  run: (label: string, databaseUrl: string | null) => Promise<T>,
+  skipped: () => void,
+): Promise<T[]> {
+  const results: T[] = [];
+  const only = process.env.NIRO_BENCH_DB;
+  if (only !== 'postgres') results.push(await run('SQLite', null));
+  if (only !== 'sqlite') {
+    const pgDb = await benchPostgresDatabase();
+    if (pgDb === null) skipped();
+    else {
+      try {
+        results.push(await run('PostgreSQL', pgDb.url));
+      } finally {
+        await pgDb.dispose();
+      }
+    }
+  }
+  return results;
+}

@@ -26,7 +26,8 @@ import { sql } from 'kysely';
 import { startServer, type RunningServer } from '@niro/server';
 import { CLUSTER_HOUR, decodeHour, decodePodSamples, POD_HOUR } from '../apps/server/src/modules/usage/usage.codec.js';
 import { UsageRepository, type PodMinute } from '../apps/server/src/modules/usage/usage.repository.js';
-import { benchPostgresDatabase } from './postgres-database.js';
+import { formatLoad, machineLine } from './machine.js';
+import { runOnSqliteThenPostgres } from './postgres-database.js';
 
 const CLUSTERS = 50;
 const PODS = 50;
@@ -444,29 +445,16 @@ function table(r: RunFigures): string[] {
 
 const started = performance.now();
 const startLoad = os.loadavg();
-const results: RunFigures[] = [];
-const only = process.env.NIRO_BENCH_DB;
-if (only !== 'postgres') results.push(await run('SQLite', null));
-if (only !== 'sqlite') {
-  const pgDb = await benchPostgresDatabase();
-  if (pgDb === null) console.log('\nPostgreSQL: skipped (no server at the test URL)');
-  else {
-    try {
-      results.push(await run('PostgreSQL', pgDb.url));
-    } finally {
-      await pgDb.dispose();
-    }
-  }
-}
+const results = await runOnSqliteThenPostgres(run, () =>
+  console.log('\nPostgreSQL: skipped (no server at the test URL)'),
+);
 
-const cpus = os.cpus();
-const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
 const section = [
   '',
   `## ${new Date().toISOString()} — usage history storage, ${TARGET_CLUSTERS.toLocaleString('en')} clusters × ${PODS} pods × 24 h (\`npm run bench:usage\`)`,
   '',
-  `- CPU: ${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores); Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-  `- Load average at the start (1/5/15 min): ${load(startLoad)}; at the end: ${load(os.loadavg())}.`,
+  `- ${machineLine()}`,
+  `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; at the end: ${formatLoad(os.loadavg())}.`,
   '- Server in this process, rollup job stopped. 10 minutes of heartbeats (15 s, pod usage every minute: the',
   '  worst case) through the recorder, then a simulated day written as raw samples and folded every 5 minutes',
   '  by the repository, then the last hour raw. Old layout: the same figures copied into the row-per-bucket',

@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { createLogger, startServer } from '@niro/server';
 import { runSimulation } from '@niro/testkit';
+import { formatLoad, machineLine } from './machine.js';
 
 const QUICK = process.env.NIRO_BENCH_QUICK === '1';
 const CLUSTERS = QUICK ? 200 : 1000;
@@ -261,9 +262,6 @@ type Result = {
 };
 
 function report(r: Result, seconds: number): string {
-  const cpus = os.cpus();
-  const cpu = `${cpus[0]?.model.trim() ?? 'unknown CPU'} (${cpus.length} logical cores)`;
-  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
   const met = (value: number, goal: number): string => (value < goal ? 'met' : '**not met**');
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
   const row = (label: string, p: Percentiles, goal: string): string =>
@@ -272,8 +270,8 @@ function report(r: Result, seconds: number): string {
     '',
     `## ${new Date().toISOString()} — dashboard: streamed fleet overview, ${CLUSTERS.toLocaleString('en')} clusters (\`npm run bench:web\`)`,
     '',
-    `- CPU: ${cpu}; Node ${process.version}; ${os.platform()} ${os.arch()}; ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`,
-    `- Load average at the start (1/5/15 min): ${load(startLoad)}; at the end: ${load(os.loadavg())}.`,
+    `- ${machineLine()}`,
+    `- Load average at the start (1/5/15 min): ${formatLoad(startLoad)}; at the end: ${formatLoad(os.loadavg())}.`,
     `- Server in this process (SQLite), the production build of apps/web. Fleet: ${CLUSTERS} simulated clusters`,
     `  (${NODES} nodes / ${PODS} pods each, @niro/testkit) created, enrolled and with their first heartbeat accepted`,
     `  (${r.setupSeconds.toFixed(0)} s), then the agents stopped. A signed-in session cookie; ${ROUNDS} rounds after ${WARMUP}`,

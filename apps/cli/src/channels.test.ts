@@ -1,13 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApiClient, type CreatedNotificationChannel, type NotificationChannel } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { CreatedNotificationChannel, NotificationChannel } from '@niro/protocol';
+import type { RunningServer } from '@niro/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-channels@example.test', password: 'correct horse battery staple' };
 
@@ -46,6 +45,7 @@ function signatureOf(secret: string, r: Received): string {
 
 /** `niro channels` against a real server and a real webhook receiver. */
 describe('niro channels', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -66,24 +66,14 @@ describe('niro channels', () => {
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-channels-'));
     receiver = await startReceiver();
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'ch'));
+    testServer = await startCliTestServer({ prefix: 'niro-cli-channels-', admin: ADMIN, tokenName: 'ch' });
+    ({ dataDir, server, token } = testServer);
   });
 
   afterAll(async () => {
-    await server?.close();
+    await testServer?.close();
     await receiver?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('creates a webhook channel, prints its signing secret once, tests it and deletes it', async () => {

@@ -1,13 +1,14 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, startServer, type RunningServer } from '@niro/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServer } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-admin@example.test', password: 'correct horse battery staple' };
 
 describe('niro CLI against a real server', () => {
+  let testServer: CliTestServer;
   let dataDir: string;
   let configDir: string;
   let server: RunningServer;
@@ -16,22 +17,13 @@ describe('niro CLI against a real server', () => {
     runNiro(args, { configDir, cwd: dataDir, ...options });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-test-'));
+    testServer = await startCliTestServer({ prefix: 'niro-cli-test-', admin: ADMIN });
+    ({ dataDir, server } = testServer);
     configDir = path.join(dataDir, 'config', 'niro');
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('logs in, creates a cluster, and lists and shows it', async () => {

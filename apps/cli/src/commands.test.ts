@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiClient, type CommandMessage, type LongPollReply } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { RunningServer } from '@niro/server';
 import { DEFAULT_CAPABILITIES, buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-commands@example.test', password: 'correct horse battery staple' };
 const CLUSTER = 'edge-cmd';
@@ -31,6 +31,7 @@ spec:
  * protocol: the test takes each command as the agent would and answers it.
  */
 describe('niro commands', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let token: string;
@@ -67,18 +68,9 @@ describe('niro commands', () => {
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-commands-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'cmds'));
-    const api = new ApiClient({ baseUrl: server.url, token });
+    testServer = await startCliTestServer({ prefix: 'niro-cli-commands-', admin: ADMIN, tokenName: 'cmds' });
+    ({ dataDir, server, token } = testServer);
+    const { api } = testServer;
     const created = await api.createCluster({ name: CLUSTER, environment: 'dev' });
     clusterId = created.cluster.id;
     ({ agentKey } = await api.enroll({
@@ -96,8 +88,7 @@ describe('niro commands', () => {
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('runs a ping and prints the round trip', async ({ annotate }) => {

@@ -1,18 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ApiClient,
   NiroApiError,
+  type ApiClient,
   type CommandMessage,
   type Deployment,
   type DeploymentRevisionSummary,
   type LongPollReply,
   type ObjectResult,
 } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { RunningServer } from '@niro/server';
 import {
   DEFAULT_CAPABILITIES,
   buildFullHeartbeat,
@@ -23,6 +22,7 @@ import {
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-deploy@example.test', password: 'correct horse battery staple' };
 const NODES = generateClusterInventory({ nodes: 1, pods: 0, seed: 'cli-deploy' }).nodes;
@@ -53,6 +53,7 @@ type Agent = { name: string; id: string; key: string; seq: number };
  * it, and reports the rollout in heartbeats.
  */
 describe('niro deploy', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let token: string;
@@ -132,26 +133,15 @@ describe('niro deploy', () => {
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-deploy-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'deploy'));
-    api = new ApiClient({ baseUrl: server.url, token });
+    testServer = await startCliTestServer({ prefix: 'niro-cli-deploy-', admin: ADMIN, tokenName: 'deploy' });
+    ({ dataDir, server, token, api } = testServer);
     edge = await enroll('edge-deploy', true);
     edge2 = await enroll('edge-deploy-2', true);
     noApply = await enroll('edge-no-apply', false);
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('deploys a file as revision 1, and again as revision 2 of the same deployment', async ({ annotate }) => {

@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApiClient, type Incident, type IncidentDetail } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { Incident, IncidentDetail } from '@niro/protocol';
+import type { RunningServer } from '@niro/server';
 import {
   CRASH_LOOPING as CRASH,
   SimulatedAgent,
@@ -13,6 +11,7 @@ import {
 } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-incidents@example.test', password: 'correct horse battery staple' };
 const CLUSTER = 'shop-prod';
@@ -37,6 +36,7 @@ function tableRows(stdout: string): string[][] {
 
 /** `niro incidents` against a real server fed by a simulated agent with a crash-looping Deployment. */
 describe('niro incidents', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let token: string;
@@ -65,18 +65,9 @@ describe('niro incidents', () => {
   }
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-incidents-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'inc'));
-    const api = new ApiClient({ baseUrl: server.url, token });
+    testServer = await startCliTestServer({ prefix: 'niro-cli-incidents-', admin: ADMIN, tokenName: 'inc' });
+    ({ dataDir, server, token } = testServer);
+    const { api } = testServer;
     const { enrollment } = await api.createCluster({ name: CLUSTER, environment: 'production' });
     const enrolling = new SimulatedAgent({ url: server.url, inventory: healthy(), seed: CLUSTER, churn: false });
     credentials = await enrolling.enroll(enrollment.token);
@@ -86,8 +77,7 @@ describe('niro incidents', () => {
 
   afterAll(async () => {
     await agent?.stop();
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('lists, shows, acknowledges and deletes an incident of a crash-looping pod', async () => {

@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApiClient, type LongPollReply } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { LongPollReply } from '@niro/protocol';
+import type { RunningServer } from '@niro/server';
 import { DEFAULT_CAPABILITIES, buildFullHeartbeat, generateClusterInventory } from '@niro/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-logs@example.test', password: 'correct horse battery staple' };
 
@@ -14,6 +13,7 @@ const ADMIN = { email: 'cli-logs@example.test', password: 'correct horse battery
  * protocol (plain HTTP requests, as an agent behind a proxy without WebSockets sends them).
  */
 describe('niro logs', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let token: string;
@@ -46,18 +46,9 @@ describe('niro logs', () => {
   };
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-logs-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'logs'));
-    const api = new ApiClient({ baseUrl: server.url, token });
+    testServer = await startCliTestServer({ prefix: 'niro-cli-logs-', admin: ADMIN, tokenName: 'logs' });
+    ({ dataDir, server, token } = testServer);
+    const { api } = testServer;
     const created = await api.createCluster({ name: 'edge-logs', environment: 'dev' });
     ({ agentKey } = await api.enroll({
       token: created.enrollment.token,
@@ -73,8 +64,7 @@ describe('niro logs', () => {
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('prints the lines the agent sends and exits 0 at the end of the log', async () => {

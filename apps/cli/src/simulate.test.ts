@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { ApiClient, type FleetResponse } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { ApiClient, FleetResponse } from '@niro/protocol';
+import type { RunningServer } from '@niro/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 import { generateClusterInventory, runSimulation, SimulatedAgent, type Simulation } from '@niro/testkit';
 
 const ADMIN = { email: 'sim-admin@example.test', password: 'correct horse battery staple' };
@@ -40,29 +39,23 @@ const agentErrors = (sim: Simulation): string =>
     .join('; ');
 
 describe('simulated fleet against a real server', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let api: ApiClient;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-sim-test-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-        NIRO_HEARTBEAT_INTERVAL: '1s',
-      },
-      logger: createLogger('warn'),
+    testServer = await startCliTestServer({
+      prefix: 'niro-sim-test-',
+      admin: ADMIN,
+      tokenName: 'test',
+      config: { NIRO_HEARTBEAT_INTERVAL: '1s' },
     });
-    const { token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'test');
-    api = new ApiClient({ baseUrl: server.url, token });
+    ({ dataDir, server, api } = testServer);
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('creates, enrolls and heartbeats 3 clusters that show up in the fleet with their nodes and pods', async () => {

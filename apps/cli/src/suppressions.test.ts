@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ApiClient, type Suppression } from '@niro/protocol';
-import { createLogger, startServer, type RunningServer } from '@niro/server';
+import type { Suppression } from '@niro/protocol';
+import type { RunningServer } from '@niro/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNiro, type NiroRun } from './test-support/run-niro.js';
+import { startCliTestServer, type CliTestServerWithToken } from './test-support/test-server.js';
 
 const ADMIN = { email: 'cli-suppressions@example.test', password: 'correct horse battery staple' };
 const CLUSTER = 'edge-sup';
@@ -12,6 +11,7 @@ const UUID = /^[0-9a-f-]{36}$/;
 
 /** `niro suppress` and `niro suppressions` against a real server. */
 describe('niro suppress / suppressions', () => {
+  let testServer: CliTestServerWithToken;
   let dataDir: string;
   let server: RunningServer;
   let token: string;
@@ -25,24 +25,14 @@ describe('niro suppress / suppressions', () => {
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'niro-cli-suppressions-'));
-    server = await startServer({
-      config: {
-        NIRO_PORT: '0',
-        NIRO_DATA_DIR: dataDir,
-        NIRO_ADMIN_EMAIL: ADMIN.email,
-        NIRO_ADMIN_PASSWORD: ADMIN.password,
-      },
-      logger: createLogger('warn'),
-    });
-    ({ token } = await new ApiClient({ baseUrl: server.url }).createToken(ADMIN.email, ADMIN.password, 'sup'));
-    const api = new ApiClient({ baseUrl: server.url, token });
+    testServer = await startCliTestServer({ prefix: 'niro-cli-suppressions-', admin: ADMIN, tokenName: 'sup' });
+    ({ dataDir, server, token } = testServer);
+    const { api } = testServer;
     clusterId = (await api.createCluster({ name: CLUSTER, environment: 'production' })).cluster.id;
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await testServer?.close();
   });
 
   it('suppresses on one cluster or the whole org, lists, refuses duplicates and deletes', async () => {

@@ -106,12 +106,13 @@ export type RolloutWatchHandle = { invalidate(): void };
 
 type Built = {
   manifests: string;
-  /** Advisory findings and unreadable documents, from the policy engine. */
-  evaluation?: { findings: PolicyFinding[]; errors: ManifestError[] };
   /** The pull Secret, added to the apply when it is delivered; never stored in the clear. */
   sealed: string | undefined;
   source: RevisionSource;
 };
+
+/** A build that passed the checks of every apply, with its advisory policy evaluation. */
+type CheckedBuilt = Built & { evaluation: { findings: PolicyFinding[]; errors: ManifestError[] } };
 
 const SEVERITY_KEYS = ['info', 'low', 'medium', 'high'] as const;
 
@@ -688,7 +689,7 @@ export class DeploymentsService {
   }
 
   /** The manifests of the deployment's current source, checked; throws a 4xx naming the problem. */
-  private async prepare(scope: AccessScope, cluster: ClusterRow, row: DeploymentRow): Promise<Built> {
+  private async prepare(scope: AccessScope, cluster: ClusterRow, row: DeploymentRow): Promise<CheckedBuilt> {
     checkCapability('apply', cluster.name, cluster.capabilities);
     const stored = parseJsonObject(row.source);
     let built: Built;
@@ -724,7 +725,12 @@ export class DeploymentsService {
    * deployment's namespace, the advisory policy evaluation, and the admin role for objects that
    * reach beyond one namespace's workloads.
    */
-  private async checkBuilt(scope: AccessScope, cluster: ClusterRow, row: DeploymentRow, built: Built): Promise<Built> {
+  private async checkBuilt(
+    scope: AccessScope,
+    cluster: ClusterRow,
+    row: DeploymentRow,
+    built: Built,
+  ): Promise<CheckedBuilt> {
     const bytes = Buffer.byteLength(built.manifests) + Buffer.byteLength(built.sealed ?? '');
     if (bytes > Math.min(DEPLOYMENT_MANIFESTS_MAX_BYTES, COMMAND_LIMITS.payloadBytes - 4096)) {
       throw new NiroError(
@@ -771,13 +777,11 @@ export class DeploymentsService {
     scope: AccessScope,
     cluster: ClusterRow,
     row: DeploymentRow,
-    built: Built,
+    built: CheckedBuilt,
     ctx: RequestContext,
     options: { prune: boolean; rollbackOf?: number; message?: string; onBehalfOf?: boolean },
   ): Promise<void> {
-    const evaluation =
-      built.evaluation ??
-      (await this.deps.policy.evaluate({ yaml: built.manifests, environment: cluster.environment }));
+    const { evaluation } = built;
     const now = this.deps.clock.now();
     // The revision the caller read; the conditional update below refuses if another apply took it.
     const revision = row.revision + 1;

@@ -411,8 +411,6 @@ describe('fetchGitSource: credentials', () => {
       watching = false;
       await watcher;
     }
-    // eslint-disable-next-line no-console -- shows the command-line check really saw git processes
-    console.log(`git processes seen while fetching with a credential: ${String(seenCommandLines.size)}`);
     expect(seenCommandLines.size).toBeGreaterThan(0);
     for (const line of seenCommandLines) {
       expect(line).not.toContain(PASSWORD);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import {
   Alert,
   Badge,
@@ -250,15 +250,7 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
             onChange={(e) => setTarget(Number(e.currentTarget.value))}
             data={earlier.map((r) => ({ value: String(r), label: `Revision ${r}` }))}
           />
-          {error !== null && (
-            <Alert color="red" role="alert">
-              {error}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setDialog(null)}>
-              Cancel
-            </Button>
+          <DialogFooter error={error} onCancel={() => setDialog(null)}>
             <Button
               disabled={rollbackTo === null}
               loading={working === 'rollback'}
@@ -266,7 +258,7 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
             >
               Roll back to revision {rollbackTo ?? ''}
             </Button>
-          </Group>
+          </DialogFooter>
         </Stack>
       </Modal>
 
@@ -276,19 +268,11 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
             Niro forgets the deployment: its objects keep running in the cluster untouched, and it is archived here with
             its revisions. Nothing is deleted.
           </Text>
-          {error !== null && (
-            <Alert color="red" role="alert">
-              {error}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setDialog(null)}>
-              Cancel
-            </Button>
+          <DialogFooter error={error} onCancel={() => setDialog(null)}>
             <Button loading={working === 'unmanage'} onClick={() => void run('unmanage', 'POST', `${base}/unmanage`)}>
               Stop managing
             </Button>
-          </Group>
+          </DialogFooter>
         </Stack>
       </Modal>
 
@@ -306,15 +290,7 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
             onChange={(e) => setTyped(e.currentTarget.value)}
             autoComplete="off"
           />
-          {error !== null && (
-            <Alert color="red" role="alert">
-              {error}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setDialog(null)}>
-              Cancel
-            </Button>
+          <DialogFooter error={error} onCancel={() => setDialog(null)}>
             <Button
               color="red"
               disabled={typed !== d.name}
@@ -323,10 +299,37 @@ function Actions({ d, revisions, onDone }: { d: Deployment; revisions: number[];
             >
               Delete deployment and objects
             </Button>
-          </Group>
+          </DialogFooter>
         </Stack>
       </Modal>
     </Stack>
+  );
+}
+
+/** The foot of a confirm dialog: the action's error in the server's words, Cancel, and the action's button. */
+function DialogFooter({
+  error,
+  onCancel,
+  children,
+}: {
+  error: string | null;
+  onCancel: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      {error !== null && (
+        <Alert color="red" role="alert">
+          {error}
+        </Alert>
+      )}
+      <Group justify="flex-end">
+        <Button variant="default" onClick={onCancel}>
+          Cancel
+        </Button>
+        {children}
+      </Group>
+    </>
   );
 }
 

@@ -5,6 +5,7 @@ import { ClusterList, DeploymentList, type Deployment, type DeploymentStatus } f
 import { useApi } from '../../lib/use-api.js';
 import { Link, usePageTitle, useRouter, useSearchParams } from '../../lib/router.js';
 import { formatTime } from '../../lib/format.js';
+import { ListTable } from '../../lib/list-table.js';
 import { PageError, PageLoading } from '../shell/page-states.js';
 import {
   DEPLOYMENTS_CSS,
@@ -127,27 +128,17 @@ export function DeploymentTable({
           Update failed: {list.error}
         </Text>
       )}
-      <Table.ScrollContainer minWidth={900}>
-        <Table striped highlightOnHover data-testid="deployments-table">
-          <Table.Thead>
-            <Table.Tr>
-              {showCluster && <Table.Th>Cluster</Table.Th>}
-              <Table.Th>Namespace</Table.Th>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Rollout</Table.Th>
-              <Table.Th>Drift</Table.Th>
-              <Table.Th>Revision</Table.Th>
-              <Table.Th>Updated</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {list.data.items.map((d) => (
-              <DeploymentRow key={d.id} d={d} showCluster={showCluster} />
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      <ListTable
+        minWidth={900}
+        striped
+        highlightOnHover
+        data-testid="deployments-table"
+        columns={[showCluster && 'Cluster', 'Namespace', 'Name', 'Status', 'Rollout', 'Drift', 'Revision', 'Updated']}
+      >
+        {list.data.items.map((d) => (
+          <DeploymentRow key={d.id} d={d} showCluster={showCluster} />
+        ))}
+      </ListTable>
     </Stack>
   );
 }

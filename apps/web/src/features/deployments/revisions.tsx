@@ -56,54 +56,50 @@ export function RevisionsSection({
           No revision yet: the deployment has not been applied.
         </Text>
       ) : (
-        <Table.ScrollContainer minWidth={860}>
-          <Table striped data-testid="revisions-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Revision</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Source</Table.Th>
-                <Table.Th>Author</Table.Th>
-                <Table.Th>Time</Table.Th>
-                <Table.Th>Findings</Table.Th>
-                <Table.Th>Note</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Details</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {revisions.map((r) => (
-                <Table.Tr key={r.revision} data-revision={r.revision}>
-                  <Table.Td>{r.revision}</Table.Td>
-                  <Table.Td>
-                    <StateBadge value={r.status} color={STATUS_COLOR[r.status]} testId="revision-status" />
-                  </Table.Td>
-                  <Table.Td>{sourceText(r.source)}</Table.Td>
-                  <Table.Td>{r.createdBy ?? '—'}</Table.Td>
-                  <Table.Td>{formatTime(r.createdAt)}</Table.Td>
-                  <Table.Td>
-                    <SeverityCounts counts={r.findingCounts} />
-                  </Table.Td>
-                  <Table.Td data-testid="revision-note">
-                    {r.rollbackOf !== null && <Text size="sm">rollback of {r.rollbackOf}</Text>}
-                    {r.message !== null && <Text size="sm">{r.message}</Text>}
-                  </Table.Td>
-                  <Table.Td>
-                    <Button
-                      variant="subtle"
-                      size="xs"
-                      onClick={() => setOpen(r.revision)}
-                      aria-label={`Details of revision ${r.revision}`}
-                    >
-                      Details
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <ListTable
+          minWidth={860}
+          striped
+          data-testid="revisions-table"
+          columns={[
+            'Revision',
+            'Status',
+            'Source',
+            'Author',
+            'Time',
+            'Findings',
+            'Note',
+            <VisuallyHidden key="details">Details</VisuallyHidden>,
+          ]}
+        >
+          {revisions.map((r) => (
+            <Table.Tr key={r.revision} data-revision={r.revision}>
+              <Table.Td>{r.revision}</Table.Td>
+              <Table.Td>
+                <StateBadge value={r.status} color={STATUS_COLOR[r.status]} testId="revision-status" />
+              </Table.Td>
+              <Table.Td>{sourceText(r.source)}</Table.Td>
+              <Table.Td>{r.createdBy ?? '—'}</Table.Td>
+              <Table.Td>{formatTime(r.createdAt)}</Table.Td>
+              <Table.Td>
+                <SeverityCounts counts={r.findingCounts} />
+              </Table.Td>
+              <Table.Td data-testid="revision-note">
+                {r.rollbackOf !== null && <Text size="sm">rollback of {r.rollbackOf}</Text>}
+                {r.message !== null && <Text size="sm">{r.message}</Text>}
+              </Table.Td>
+              <Table.Td>
+                <Button
+                  variant="subtle"
+                  size="xs"
+                  onClick={() => setOpen(r.revision)}
+                  aria-label={`Details of revision ${r.revision}`}
+                >
+                  Details
+                </Button>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </ListTable>
       )}
       {revisions.length > 1 && (
         <Stack gap="xs" component="section" aria-labelledby="compare-title">
