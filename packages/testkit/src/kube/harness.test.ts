@@ -100,16 +100,16 @@ metadata:
 spec:
   containers: [{ name: app, image: busybox:1.36 }]
 `);
-    const getApp = async (): Promise<Item> => {
+    /** The container's status, or undefined until the pod has been started (kwok may not have got to it yet). */
+    const getApp = async (): Promise<Item | undefined> => {
       const { stdout } = await cluster().kubectl(['get', 'pod', 'crashy', '-n', 'default', '-o', 'json']);
       const pod: unknown = JSON.parse(stdout);
       const status = field(pod, 'status', 'containerStatuses', 0);
-      if (!isRecord(status)) throw new Error('pod crashy has no container status');
-      return { ...status, podReady: condition(pod, 'Ready') };
+      return isRecord(status) ? { ...status, podReady: condition(pod, 'Ready') } : undefined;
     };
     const crashed = await eventually('a CrashLoopBackOff container', async () => {
       const app = await getApp();
-      return field(app, 'state', 'waiting', 'reason') === 'CrashLoopBackOff' ? app : undefined;
+      return app !== undefined && field(app, 'state', 'waiting', 'reason') === 'CrashLoopBackOff' ? app : undefined;
     });
     expect(crashed).toMatchObject({
       ready: false,
@@ -119,8 +119,7 @@ spec:
     expect(crashed.restartCount).toBeGreaterThanOrEqual(1);
 
     await eventually('restartCount to grow', async () => {
-      const app = await getApp();
-      const count = app.restartCount;
+      const count = (await getApp())?.restartCount;
       return typeof count === 'number' && typeof crashed.restartCount === 'number' && count > crashed.restartCount
         ? true
         : undefined;
@@ -137,7 +136,9 @@ spec:
     await cluster().kubectl(['label', 'pod', 'crashy', '-n', 'default', '--overwrite', 'niro.test/crash-loop=false']);
     const recovered = await eventually('the container running again', async () => {
       const app = await getApp();
-      return field(app, 'state', 'running') !== undefined && app.podReady === 'True' ? app : undefined;
+      return app !== undefined && field(app, 'state', 'running') !== undefined && app.podReady === 'True'
+        ? app
+        : undefined;
     });
     expect(recovered.ready).toBe(true);
   });
